@@ -1,0 +1,239 @@
+"""The schema of config.yaml: the site hierarchy, thresholds, storage and the simulator.
+
+Every field has bounds where a number makes sense and a description; unknown keys are errors
+(``extra="forbid"``). Cross-field rules are small named validators at the bottom of each model.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+
+Slug = Annotated[
+    str,
+    Field(
+        pattern=SLUG_RE.pattern,
+        description="Stable identifier: lower-case letters, digits and '-', 1-64 characters. "
+        "Part of the camera's path, which is its identity everywhere (store, bus, URLs, logs).",
+    ),
+]
+DecodeMode = Literal["keyframes", "sampled", "off"]
+SimState = Literal[
+    "normal", "motion", "frozen", "black", "dark", "blurred", "covered", "moved", "stalled", "offline"
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SimCamera(_Model):
+    scene: Literal["street", "alley", "yard", "market", "river", "footage"] = Field(
+        "street", description="Synthetic scene the simulator draws for this camera, or 'footage' for a real clip."
+    )
+    seed: int = Field(0, ge=0, le=1_000_000, description="Seed for the scene's layout, objects and noise.")
+    night: bool = Field(False, description="Draw the scene at night (dark, noisy, IR-like grey).")
+    state: SimState = Field("normal", description="State the simulated camera starts in.")
+
+
+class Camera(_Model):
+    slug: Slug
+    name: str = Field(..., min_length=1, max_length=120, description="Human name shown on tiles and pages.")
+    url: str = Field(
+        ...,
+        min_length=8,
+        max_length=2048,
+        description="RTSP URL of the stream to watch (usually the substream). May contain ${ENV_VAR} "
+        "references, resolved at load time, so passwords stay out of config.yaml.",
+    )
+    decode: DecodeMode | None = Field(
+        None, description="Override of ingest.decode for this camera: keyframes, sampled or off."
+    )
+    enabled: bool = Field(True, description="Whether the camera is ingested at all.")
+    sim: SimCamera | None = Field(
+        None, description="How the simulator serves this camera; absent for real cameras."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def url_is_rtsp(cls, v: str) -> str:
+        if "${" in v:  # unresolved reference: the loader substitutes before validation
+            raise ValueError("references an environment variable that is not set")
+        parts = urlsplit(v)
+        if parts.scheme not in ("rtsp", "rtsps"):
+            raise ValueError("must be an rtsp:// or rtsps:// URL")
+        if not parts.hostname:
+            raise ValueError("has no host")
+        try:
+            parts.port  # noqa: B018  (raises on a bad port)
+        except ValueError as exc:
+            raise ValueError("has an invalid port") from exc
+        return v
+
+
+class Rt(_Model):
+    slug: Slug
+    name: str = Field(..., min_length=1, max_length=120, description="Human name, e.g. 'RT 07'.")
+    cameras: list[Camera] = Field(..., min_length=1, description="The RT's cameras.")
+
+    @model_validator(mode="after")
+    def unique_camera_slugs(self) -> Rt:
+        _no_duplicates([c.slug for c in self.cameras], "cameras")
+        return self
+
+
+class Kelurahan(_Model):
+    slug: Slug
+    name: str = Field(..., min_length=1, max_length=120, description="Human name of the kelurahan.")
+    rt: list[Rt] = Field(..., min_length=1, description="The kelurahan's RTs.")
+
+    @model_validator(mode="after")
+    def unique_rt_slugs(self) -> Kelurahan:
+        _no_duplicates([r.slug for r in self.rt], "rt")
+        return self
+
+
+class Kecamatan(_Model):
+    slug: Slug
+    name: str = Field(..., min_length=1, max_length=120, description="Human name of the kecamatan.")
+    kelurahan: list[Kelurahan] = Field(..., min_length=1, description="The kecamatan's kelurahan.")
+
+    @model_validator(mode="after")
+    def unique_kelurahan_slugs(self) -> Kecamatan:
+        _no_duplicates([k.slug for k in self.kelurahan], "kelurahan")
+        return self
+
+
+class Site(_Model):
+    name: str = Field(..., min_length=1, max_length=120, description="The city, e.g. 'Kota Jambi'.")
+    timezone: str = Field("Asia/Jakarta", description="IANA time zone for dates on pages (WIB by default).")
+
+
+class Store(_Model):
+    url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the store. Empty: a SQLite file cctv.sqlite3 in the data directory. "
+        "PostgreSQL: postgresql+psycopg://user@host/db. May contain ${ENV_VAR}.",
+    )
+
+
+class Bus(_Model):
+    url: str | None = Field(None, description="Empty: in-process bus (one node). redis://host:port/0 later.")
+
+
+class Web(_Model):
+    host: str = Field("127.0.0.1", description="Address the web server listens on.")
+    port: int = Field(8080, ge=1, le=65535, description="TCP port of the web server.")
+
+
+class Ingest(_Model):
+    decode: DecodeMode = Field(
+        "keyframes",
+        description="What to decode: keyframes only (default, cheapest that still checks health and motion), "
+        "sampled (decode all, analyse sample_fps), off (count packets only).",
+    )
+    sample_fps: float = Field(2.0, gt=0, le=30, description="Frames analysed per second in 'sampled' mode.")
+    connect_timeout_s: float = Field(10.0, ge=1, le=120, description="Deadline for opening a stream.")
+    stall_timeout_s: float = Field(
+        6.0, ge=1, le=300, description="No packet for this long on an open stream: drop it and reconnect."
+    )
+    backoff_initial_s: float = Field(1.0, ge=0.1, le=60, description="First wait before reconnecting.")
+    backoff_max_s: float = Field(30.0, ge=1, le=3600, description="Cap of the exponential reconnect backoff.")
+    analysis_width: int = Field(160, ge=32, le=1920, description="Width frames are scaled to for the checks.")
+    snapshot_width: int = Field(320, ge=64, le=1920, description="Width of the JPEG snapshot kept per camera.")
+    snapshot_interval_s: float = Field(2.0, ge=0.5, le=600, description="Least time between two snapshots.")
+    queue_size: int = Field(
+        256, ge=8, le=100_000, description="Bound of the channel from workers to the status machine."
+    )
+
+    @model_validator(mode="after")
+    def backoff_order(self) -> Ingest:
+        if self.backoff_max_s < self.backoff_initial_s:
+            raise ValueError("backoff_max_s must be at least backoff_initial_s")
+        return self
+
+
+class Status(_Model):
+    offline_after_s: float = Field(
+        10.0, ge=1, le=3600, description="No packet for this long (or a failed connect) makes a camera offline."
+    )
+    degraded_after_s: float = Field(
+        4.0, ge=0, le=3600, description="A health problem must persist this long before the camera is degraded."
+    )
+    recover_after_s: float = Field(
+        4.0, ge=0, le=3600, description="A camera must be clean this long before it is online again."
+    )
+
+
+class Checks(_Model):
+    black_luma_max: float = Field(
+        20.0, ge=0, le=255, description="Mean luma (0-255) at or below which a picture may be black."
+    )
+    black_std_max: float = Field(
+        8.0, ge=0, le=128, description="Luma standard deviation at or below which a dark picture is black."
+    )
+    frozen_diff_max: float = Field(
+        0.15, ge=0, le=50, description="Mean absolute difference (0-255) between two samples below which "
+        "the picture did not change.",
+    )
+    frozen_after_s: float = Field(
+        10.0, ge=2, le=3600, description="The picture must be unchanged this long to count as frozen."
+    )
+    motion_pixel_delta: int = Field(
+        25, ge=1, le=255, description="Luma change of one pixel that counts as changed."
+    )
+    motion_min_area_pct: float = Field(
+        0.5, ge=0, le=100, description="Share of the picture (%) that must change to count as motion."
+    )
+
+
+class Sim(_Model):
+    host: str = Field("127.0.0.1", description="Address the simulator's RTSP server listens on.")
+    rtsp_port: int = Field(8554, ge=1, le=65535, description="TCP port of the simulator's RTSP server.")
+    control_port: int = Field(8555, ge=1, le=65535, description="TCP port of the simulator's control channel.")
+    footage_dir: str | None = Field(
+        None, description="Folder of real clips for cameras whose scene is 'footage' (e.g. ../shared/footage)."
+    )
+    clip_seconds: int = Field(
+        20, ge=4, le=600, description="Length of each pre-encoded loop (a multiple of the 2 s GOP)."
+    )
+
+    @model_validator(mode="after")
+    def distinct_ports(self) -> Sim:
+        if self.rtsp_port == self.control_port:
+            raise ValueError("rtsp_port and control_port must differ")
+        return self
+
+
+class Config(_Model):
+    site: Site = Field(..., description="The city this installation watches: its name and time zone.")
+    data_dir: str = Field(
+        "./data", description="Where the server writes (store, snapshots). CCTV_DATA_DIR overrides it. "
+        "Relative paths are relative to the config file.",
+    )
+    store: Store = Field(default_factory=Store, description="The database.")
+    bus: Bus = Field(default_factory=Bus, description="The message bus.")
+    web: Web = Field(default_factory=Web, description="The web server.")
+    ingest: Ingest = Field(default_factory=Ingest, description="Stream ingestion.")
+    status: Status = Field(default_factory=Status, description="Status debounce.")
+    checks: Checks = Field(default_factory=Checks, description="Thresholds of the picture checks.")
+    sim: Sim = Field(default_factory=Sim, description="The camera simulator.")
+    kecamatan: list[Kecamatan] = Field(..., min_length=1, description="The city's kecamatan, top of the hierarchy.")
+
+    @model_validator(mode="after")
+    def unique_kecamatan_slugs(self) -> Config:
+        _no_duplicates([k.slug for k in self.kecamatan], "kecamatan")
+        return self
+
+
+def _no_duplicates(slugs: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for s in slugs:
+        if s in seen:
+            raise ValueError(f"duplicate slug {s!r} in {what}")
+        seen.add(s)

@@ -1,0 +1,128 @@
+"""The small messages that move between ingestion, the status machine, the store and the web.
+
+Frames never travel in these; a snapshot is a JPEG that stays on the node that owns the camera.
+Every record carries wall-clock milliseconds (``*_ms``, UTC).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class State(StrEnum):
+    ONLINE = "online"
+    DEGRADED = "degraded"
+    OFFLINE = "offline"
+
+
+class Reason(StrEnum):
+    """Why a camera is not online. Stored as text; the set grows with the checks."""
+
+    NONE = ""
+    STARTING = "starting"  # no verdict yet since this process started (never stored)
+    REFUSED = "refused"  # TCP connection refused
+    NOT_FOUND = "not_found"  # RTSP 404: the stream path does not exist
+    AUTH = "auth"  # 401/403: wrong credentials
+    TIMEOUT = "timeout"  # connect or DESCRIBE/PLAY did not answer in time
+    STALLED = "stalled"  # session open, no media
+    EOF = "eof"  # the server ended the stream
+    DECODE = "decode_error"
+    UNREACHABLE = "unreachable"  # DNS, no route, other network errors
+    ERROR = "error"  # anything else; the worker's log has the traceback
+    BLACK = "black"
+    FROZEN = "frozen"
+
+
+# Degraded reasons, most serious first: when several checks fire the first one names the state.
+DEGRADED_PRIORITY: tuple[str, ...] = (Reason.BLACK, Reason.FROZEN)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerEvent:
+    """A connection-level fact from a camera's worker."""
+
+    camera: str
+    kind: str  # "connected" | "disconnected"
+    t_ms: int
+    reason: str = ""
+    detail: str = ""  # redacted: never a URL with credentials
+
+
+@dataclass(frozen=True, slots=True)
+class CameraSample:
+    """What the checks saw in one analysed frame."""
+
+    camera: str
+    t_ms: int
+    motion_score: float  # % of the analysed picture that changed since the previous sample
+    motion: bool
+    luma_mean: float
+    luma_std: float
+    frozen_diff: float | None  # mean |diff| against the previous sample (None for the first)
+    flags: frozenset[str] = field(default_factory=frozenset)  # health reasons seen in this sample
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStats:
+    """Packet-level statistics of one camera, from packets alone (no decode)."""
+
+    camera: str
+    t_ms: int
+    fps: float
+    bitrate_bps: float
+    keyframe_interval_s: float | None
+    last_packet_ms: int | None
+    reconnects: int
+    packets: int
+    keyframes: int
+    decoded: int
+    drops: int
+    width: int | None
+    height: int | None
+    codec: str | None
+    decode_mode: str
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    camera: str
+    t_ms: int
+    jpeg: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """A camera entered a new state. ``previous`` is None for the first verdict after start."""
+
+    camera: str
+    state: State
+    reason: str
+    since_ms: int
+    previous: State | None
+    previous_reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotReady:
+    """A new snapshot of ``camera`` is in the SnapshotStore (the JPEG itself stays there)."""
+
+    camera: str
+    t_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class MotionChange:
+    """Motion started (``motion`` True) or ended on a camera."""
+
+    camera: str
+    motion: bool
+    score: float
+    t_ms: int
+
+
+# Bus topics and what travels on each.
+TOPIC_STATUS = "status"  # StatusChange
+TOPIC_SNAPSHOT = "snapshot"  # SnapshotReady
+TOPIC_MOTION = "motion"  # MotionChange
+TOPIC_STATS = "stats"  # StreamStats (node-local, once per few seconds per camera)

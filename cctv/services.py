@@ -1,0 +1,30 @@
+"""What the composition root (cctv/cli.py) builds and hands to the web app and the workers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cctv.bus import Bus
+from cctv.clock import Clock
+from cctv.config.models import Config
+from cctv.live import LiveModel
+from cctv.sites import Sites
+from cctv.snapshots import SnapshotStore
+from cctv.store import Store
+
+
+@dataclass
+class Services:
+    config: Config
+    sites: Sites
+    clock: Clock
+    bus: Bus
+    store: Store
+    live: LiveModel
+    snapshots: SnapshotStore
+    data_dir: Path
+    # Extra figures for /healthz (ingest drops, worker counts, ...), filled in by whoever runs ingest.
+    health_probes: list[Callable[[], dict[str, Any]]] = field(default_factory=list)

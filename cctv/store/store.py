@@ -1,0 +1,233 @@
+"""The store: one writer thread, concurrent readers.
+
+Synchronous methods do the work; the ``a*`` coroutines run them off the event loop — writes on the single
+writer thread (so writes never contend and keep their order), reads on a small pool. ``close()`` drains
+pending writes and is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy import Engine, and_, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from cctv.messages import StatusChange
+from cctv.store.db import make_engine, migrate
+from cctv.store.models import MotionEvent, NodeHeartbeat, StatusInterval
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    camera: str
+    state: str
+    reason: str
+    start_ms: int
+    end_ms: int | None
+
+
+class Store:
+    def __init__(self, url: str, *, engine: Engine | None = None) -> None:
+        self.url = url
+        self.engine = engine or make_engine(url)
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="store-writer")
+        self._readers = ThreadPoolExecutor(4, thread_name_prefix="store-reader")
+        self._closed = False
+        self._lock = threading.Lock()
+        self.write_errors = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        migrate(self.engine)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        self.engine.dispose()
+
+    # -- async wrappers ----------------------------------------------------------------------------
+
+    async def awrite(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, lambda: fn(*args, **kwargs))
+
+    async def aread(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, lambda: fn(*args, **kwargs))
+
+    # -- writes (call on the writer thread through awrite, or directly from a CLI) ----------------
+
+    def apply_status_change(self, change: StatusChange) -> None:
+        """Close the camera's open interval at ``since_ms`` and open the new one, in one transaction."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(StatusInterval)
+                .where(StatusInterval.camera == change.camera, StatusInterval.end_ms.is_(None))
+                .values(end_ms=_greatest(conn.dialect.name, StatusInterval.start_ms, change.since_ms))
+            )
+            conn.execute(
+                StatusInterval.__table__.insert().values(
+                    camera=change.camera,
+                    state=str(change.state),
+                    reason=change.reason,
+                    start_ms=change.since_ms,
+                    end_ms=None,
+                )
+            )
+
+    def close_open_intervals(self, end_ms: int, cameras: Sequence[str] | None = None) -> int:
+        """Close open intervals at ``end_ms`` (shutdown, or recovery after a crash). Returns the count."""
+        stmt = update(StatusInterval).where(StatusInterval.end_ms.is_(None))
+        if cameras is not None:
+            stmt = stmt.where(StatusInterval.camera.in_(list(cameras)))
+        with self.engine.begin() as conn:
+            # an interval that (oddly) starts after end_ms is closed where it starts
+            res1 = conn.execute(
+                stmt.where(StatusInterval.start_ms > end_ms).values(end_ms=StatusInterval.start_ms)
+            )
+            res2 = conn.execute(stmt.where(StatusInterval.start_ms <= end_ms).values(end_ms=end_ms))
+            return (res1.rowcount or 0) + (res2.rowcount or 0)
+
+    def recover_after_crash(self, now_ms: int) -> int:
+        """Close what a previous run left open, at that run's last heartbeat (never later than now)."""
+        with self.engine.connect() as conn:
+            last = conn.execute(select(func.max(NodeHeartbeat.last_ms))).scalar()
+            oldest_open = conn.execute(
+                select(func.min(StatusInterval.start_ms)).where(StatusInterval.end_ms.is_(None))
+            ).scalar()
+        if oldest_open is None:
+            return 0
+        end = min(now_ms, last) if last is not None else oldest_open
+        n = self.close_open_intervals(end)
+        if n:
+            log.warning("closed %d status intervals left open by an earlier run, at %d ms", n, end)
+        return n
+
+    def heartbeat(self, node_id: str, started_ms: int, now_ms: int) -> None:
+        table = NodeHeartbeat.__table__
+        values = {"node_id": node_id, "started_ms": started_ms, "last_ms": now_ms}
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                stmt = sqlite_insert(table).values(**values)
+            else:
+                stmt = pg_insert(table).values(**values)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["node_id"], set_={"last_ms": now_ms, "started_ms": started_ms}
+                )
+            )
+
+    def start_motion_event(self, camera: str, start_ms: int, score: float) -> int:
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                MotionEvent.__table__.insert()
+                .values(camera=camera, start_ms=start_ms, end_ms=None, peak_score=score)
+                .returning(MotionEvent.id)
+            )
+            return int(res.scalar_one())
+
+    def end_motion_event(self, event_id: int, end_ms: int, peak_score: float) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(MotionEvent)
+                .where(MotionEvent.id == event_id)
+                .values(end_ms=end_ms, peak_score=peak_score)
+            )
+
+    def delete_camera_history(self, camera: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(StatusInterval).where(StatusInterval.camera == camera))
+            conn.execute(delete(MotionEvent).where(MotionEvent.camera == camera))
+
+    # -- reads -------------------------------------------------------------------------------------
+
+    def intervals(
+        self,
+        camera: str | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        limit: int | None = None,
+    ) -> list[Interval]:
+        """Intervals overlapping [since_ms, until_ms), ordered by camera then start."""
+        q = select(
+            StatusInterval.camera,
+            StatusInterval.state,
+            StatusInterval.reason,
+            StatusInterval.start_ms,
+            StatusInterval.end_ms,
+        )
+        if camera is not None:
+            q = q.where(StatusInterval.camera == camera)
+        if since_ms is not None:
+            q = q.where(or_(StatusInterval.end_ms.is_(None), StatusInterval.end_ms > since_ms))
+        if until_ms is not None:
+            q = q.where(StatusInterval.start_ms < until_ms)
+        q = q.order_by(StatusInterval.camera, StatusInterval.start_ms, StatusInterval.id)
+        if limit is not None:
+            q = q.limit(limit)
+        with self.engine.connect() as conn:
+            return [Interval(*row) for row in conn.execute(q)]
+
+    def open_intervals(self) -> dict[str, Interval]:
+        q = select(
+            StatusInterval.camera,
+            StatusInterval.state,
+            StatusInterval.reason,
+            StatusInterval.start_ms,
+            StatusInterval.end_ms,
+        ).where(StatusInterval.end_ms.is_(None))
+        with self.engine.connect() as conn:
+            return {row[0]: Interval(*row) for row in conn.execute(q)}
+
+    def motion_events(self, camera: str, since_ms: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        q = select(MotionEvent.start_ms, MotionEvent.end_ms, MotionEvent.peak_score).where(
+            MotionEvent.camera == camera
+        )
+        if since_ms is not None:
+            q = q.where(or_(MotionEvent.end_ms.is_(None), MotionEvent.end_ms > since_ms))
+        q = q.order_by(MotionEvent.start_ms.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(q)]
+
+    def availability(self, camera: str, since_ms: int, until_ms: int) -> dict[str, int]:
+        """Milliseconds per state for ``camera`` within [since_ms, until_ms) (open intervals end at until)."""
+        end = func.coalesce(StatusInterval.end_ms, until_ms)
+        dialect = self.engine.dialect.name
+        lo = _greatest(dialect, StatusInterval.start_ms, since_ms)
+        hi = _least(dialect, end, until_ms)
+        q = (
+            select(StatusInterval.state, func.sum(hi - lo))
+            .where(
+                StatusInterval.camera == camera,
+                and_(StatusInterval.start_ms < until_ms, or_(StatusInterval.end_ms.is_(None),
+                                                               StatusInterval.end_ms > since_ms)),
+            )
+            .group_by(StatusInterval.state)
+        )
+        with self.engine.connect() as conn:
+            return {state: int(ms or 0) for state, ms in conn.execute(q)}
+
+
+def _greatest(dialect: str, a: Any, b: Any) -> Any:
+    """Scalar max of two values: SQLite's two-argument max(), elsewhere GREATEST."""
+    return func.max(a, b) if dialect == "sqlite" else func.greatest(a, b)
+
+
+def _least(dialect: str, a: Any, b: Any) -> Any:
+    return func.min(a, b) if dialect == "sqlite" else func.least(a, b)

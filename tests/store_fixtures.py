@@ -1,0 +1,54 @@
+"""Store fixtures: the same tests run on a SQLite file and on PostgreSQL (a fresh schema per test)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from cctv.store import Store
+
+PG_URL = os.environ.get("CCTV_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _pg_available() -> str | None:
+    try:
+        engine = create_engine(PG_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001
+        return f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        s = Store(f"sqlite:///{tmp_path / 'cctv.sqlite3'}")
+        s.migrate()
+        yield s
+        s.close()
+        return
+    why = _pg_available()
+    if why:
+        if os.environ.get("CI"):
+            pytest.fail(why)  # CI starts PostgreSQL: its absence there is a failure, not a skip
+        pytest.skip(why)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+    s = Store(PG_URL, engine=engine)
+    s.migrate()
+    try:
+        yield s
+    finally:
+        s.close()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
