@@ -113,9 +113,9 @@ class CameraStatus:
             if self.state is not State.DEGRADED or self.reason != reason:
                 return self._enter(State.DEGRADED, reason, self._flag_onset[reason].ms)
             return []
-        if self.state is State.DEGRADED and self._clean_since is not None:
-            if mono - self._clean_since.mono >= self.params.recover_after_s:
-                return self._enter(State.ONLINE, "", self._clean_since.ms)
+        clean = self._clean_since
+        if self.state is State.DEGRADED and clean is not None and mono - clean.mono >= self.params.recover_after_s:
+            return self._enter(State.ONLINE, "", clean.ms)
         return []
 
     def _enter(self, state: State, reason: str, since_ms: int) -> list[StatusChange]:

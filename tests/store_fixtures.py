@@ -25,8 +25,8 @@ def _pg_available() -> str | None:
         return f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[Store]:
+@pytest.fixture(name="store", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_fixture(request: pytest.FixtureRequest, tmp_path) -> Iterator[Store]:
     if request.param == "sqlite":
         s = Store(f"sqlite:///{tmp_path / 'cctv.sqlite3'}")
         s.migrate()

@@ -1,0 +1,116 @@
+"""Worker messages → Monitor → bus → StoreWriter → intervals in a real SQLite file, with a FakeClock."""
+
+from __future__ import annotations
+
+import asyncio
+
+from cctv.bus import InProcessBus
+from cctv.channel import DropOldestChannel
+from cctv.clock import FakeClock
+from cctv.config.models import Config
+from cctv.live import LiveModel
+from cctv.messages import TOPIC_MOTION, TOPIC_STATUS, CameraSample, StreamStats, WorkerEvent
+from cctv.monitor import Monitor
+from cctv.sites import Sites
+from cctv.status import StatusParams
+from cctv.store import Store
+from cctv.store.writer import StoreWriter
+
+CAMS = ["k1/l1/rt-01/cam-1", "k1/l1/rt-01/cam-2"]
+
+
+def config() -> Config:
+    cams = [{"slug": p.split("/")[-1], "name": p, "url": f"rtsp://127.0.0.1:8554/{p}"} for p in CAMS]
+    return Config.model_validate(
+        {
+            "site": {"name": "T"},
+            "kecamatan": [
+                {"slug": "k1", "name": "K1", "kelurahan": [
+                    {"slug": "l1", "name": "L1", "rt": [{"slug": "rt-01", "name": "RT 01", "cameras": cams}]}
+                ]}
+            ],
+        }
+    )
+
+
+def stats(cam: str, clock: FakeClock, packets: int) -> StreamStats:
+    return StreamStats(cam, clock.now_ms(), 10.0, 3e5, 2.0, clock.now_ms(), 0, packets, packets // 20, 0, 0,
+                       640, 360, "h264", "keyframes")
+
+
+def sample(cam: str, clock: FakeClock, flags=frozenset(), motion=False) -> CameraSample:
+    return CameraSample(cam, clock.now_ms(), 5.0 if motion else 0.0, motion, 100.0, 40.0, 3.0, frozenset(flags))
+
+
+async def test_status_flow_to_store_and_live_model(tmp_path):
+    clock = FakeClock()
+    cfg = config()
+    sites = Sites(cfg)
+    bus = InProcessBus()
+    live = LiveModel(sites, clock.now_ms())
+    store = Store(f"sqlite:///{tmp_path / 'c.sqlite3'}")
+    store.migrate()
+    writer = StoreWriter(store, bus)
+    ch: DropOldestChannel = DropOldestChannel(100)
+    mon = Monitor(CAMS, StatusParams(10, 4, 4), ch, bus, live, clock)
+    watch = bus.subscribe(TOPIC_STATUS, TOPIC_MOTION)
+    a, b = CAMS
+    t0 = clock.now_ms()
+
+    mon.handle(WorkerEvent(a, "connected", clock.now_ms()))
+    mon.handle(stats(a, clock, 10))
+    assert live.camera(a).state == "online"
+    assert live.camera(b).state == "offline" and live.camera(b).reason == "starting"
+    for i in range(4):
+        clock.advance(2)
+        mon.handle(stats(a, clock, 30 + 20 * i))
+        mon.handle(sample(a, clock, flags={"black"} if i else set(), motion=i == 0))
+        mon.tick()
+    assert live.camera(a).state == "degraded" and live.camera(a).reason == "black"
+    # camera b never answered: offline (refused) once the deadline passed
+    mon.handle(WorkerEvent(b, "disconnected", clock.now_ms(), "refused"))
+    clock.advance(3)
+    mon.tick()
+    assert (live.camera(b).state, live.camera(b).reason) == ("offline", "refused")
+    assert live.counts("k1").as_dict()["degraded"] == 1 and live.counts("").offline == 1
+    # motion ended when the camera degraded
+    topics = []
+    while (item := watch.get_nowait()) is not None:
+        topics.append((item[0], getattr(item[1], "state", None) or getattr(item[1], "motion", None)))
+    assert ("motion", True) in topics and ("motion", False) in topics
+
+    await writer.drain()
+    rows = store.intervals()
+    assert [(r.camera, r.state, r.reason, r.end_ms is None) for r in rows] == [
+        (a, "online", "", False), (a, "degraded", "black", True), (b, "offline", "refused", True),
+    ]
+    assert rows[2].start_ms == t0  # dated from start: it never delivered a packet
+    assert store.motion_events(a)[0]["end_ms"] is not None
+    store.close()
+
+
+async def test_monitor_run_consumes_channel_from_threads(tmp_path):
+    clock = FakeClock()
+    sites = Sites(config())
+    bus = InProcessBus()
+    live = LiveModel(sites, clock.now_ms())
+    ch: DropOldestChannel = DropOldestChannel(100)
+    mon = Monitor(CAMS, StatusParams(10, 4, 4), ch, bus, live, clock)
+    task = asyncio.create_task(mon.run())
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, ch.put, stats(CAMS[0], clock, 5))
+    await loop.run_in_executor(None, ch.put, WorkerEvent("not/a/known/camera", "connected", 0))
+    for _ in range(100):
+        if mon.handled == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert live.camera(CAMS[0]).state == "online" and mon.unknown == 1
+    ch.close()
+    await asyncio.wait_for(task, 5)
+
+
+def test_channel_drops_oldest_and_counts():
+    ch: DropOldestChannel = DropOldestChannel(3)
+    for i in range(5):
+        ch.put(i)
+    assert ch.drain() == [2, 3, 4] and ch.dropped == 2
