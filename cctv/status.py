@@ -20,6 +20,10 @@ from dataclasses import dataclass
 from cctv.messages import DEGRADED_PRIORITY, Reason, State, StatusChange
 
 
+# Errors that say less than what an outage is already known as: they never relabel it.
+VAGUE_REASONS = frozenset({Reason.TIMEOUT, Reason.EOF, Reason.ERROR, Reason.STALLED})
+
+
 @dataclass(frozen=True, slots=True)
 class StatusParams:
     offline_after_s: float = 10.0
@@ -95,8 +99,13 @@ class CameraStatus:
             self._flag_onset.clear()
             self._clean_since = None
             return self._enter(State.OFFLINE, reason, ref.ms)
-        if self.state is State.OFFLINE and self._last_error and self.reason != self._last_error:
-            # still offline, but now we know better why (e.g. stalled, then the server refused)
+        if (
+            self.state is State.OFFLINE
+            and self._last_error
+            and self._last_error not in VAGUE_REASONS
+            and self.reason != self._last_error
+        ):
+            # still offline, but now we know better why (e.g. stalled, then the mount answers 404)
             return self._enter(State.OFFLINE, self._last_error, ms)
         return []
 

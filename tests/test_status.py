@@ -167,3 +167,16 @@ def test_since_never_goes_backwards():
         for c in changes:
             assert c.since_ms >= prev
             prev = c.since_ms
+
+
+def test_a_vaguer_error_does_not_relabel_a_known_outage():
+    clock = FakeClock()
+    st = make(clock)
+    feed_data(st, clock, 2)
+    st.on_connected(clock.monotonic(), clock.now_ms())
+    clock.advance(11)
+    [ch] = st.tick(clock.monotonic(), clock.now_ms())
+    assert ch.reason == Reason.STALLED
+    for reason in (Reason.TIMEOUT, Reason.EOF, Reason.STALLED, Reason.ERROR):
+        clock.advance(3)
+        assert st.on_disconnected(clock.monotonic(), clock.now_ms(), reason) == []

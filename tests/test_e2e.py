@@ -1,0 +1,161 @@
+"""End to end: a real RTSP simulator process, `cctv run` as a subprocess, the HTTP API, the SQLite file.
+
+Switches one camera through offline (404), stalled (session open, no media), black, and back; checks that
+the API shows each state with its reason in time and that the store holds exactly those intervals.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from cctv.config import load_config
+from cctv.store import Store
+from streams.sim import SimulatorProcess
+from tests.support import free_port, gst_rtsp_missing, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.rtsp]
+
+CAMS = ["kota-baru/paal-lima/rt-07/cam-1", "kota-baru/paal-lima/rt-07/cam-2", "kota-baru/suka-karya/rt-01/cam-1"]
+OFFLINE_AFTER_S = 5.0
+
+
+def write_config(tmp_path: Path, rtsp_port: int, control_port: int) -> Path:
+    def cam(path: str, seed: int) -> str:
+        slug = path.split("/")[-1]
+        return f"""
+              - slug: {slug}
+                name: Kamera {slug}
+                url: rtsp://127.0.0.1:{rtsp_port}/{path}
+                sim: {{scene: street, seed: {seed}}}"""
+
+    text = f"""
+site: {{name: Kota Uji}}
+data_dir: data
+ingest: {{connect_timeout_s: 3, stall_timeout_s: 2.5, backoff_initial_s: 0.2, backoff_max_s: 1,
+          snapshot_interval_s: 1}}
+status: {{offline_after_s: {OFFLINE_AFTER_S}, degraded_after_s: 2, recover_after_s: 2}}
+sim: {{rtsp_port: {rtsp_port}, control_port: {control_port}, clip_seconds: 4}}
+kecamatan:
+  - slug: kota-baru
+    name: Kota Baru
+    kelurahan:
+      - slug: paal-lima
+        name: Paal Lima
+        rt:
+          - slug: rt-07
+            name: RT 07
+            cameras:{cam(CAMS[0], 1)}{cam(CAMS[1], 2)}
+      - slug: suka-karya
+        name: Suka Karya
+        rt:
+          - slug: rt-01
+            name: RT 01
+            cameras:{cam(CAMS[2], 1)}
+"""
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path
+
+
+def get_json(url: str):
+    with urllib.request.urlopen(url, timeout=5) as r:  # noqa: S310 - loopback only
+        return json.load(r)
+
+
+def cameras(base: str) -> dict[str, dict]:
+    try:
+        return {c["path"]: c for c in get_json(f"{base}/api/cameras")}
+    except OSError:
+        return {}
+
+
+@pytest.fixture(scope="module")
+def sim_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("sim-cache")
+
+
+def test_city_comes_online_and_follows_faults(tmp_path, sim_cache):
+    if why := gst_rtsp_missing():
+        pytest.skip(why)
+    rtsp_port, control_port, web_port = free_port(), free_port(), free_port()
+    cfg_path = write_config(tmp_path, rtsp_port, control_port)
+    config = load_config(cfg_path)
+    base = f"http://127.0.0.1:{web_port}"
+    env = {**os.environ, "CCTV_DATA_DIR": str(tmp_path / "data")}
+    log = open(tmp_path / "run.log", "wb")  # noqa: SIM115 - kept open for the subprocess
+    with SimulatorProcess(config, sim_cache, tmp_path / "truth.jsonl") as sim:
+        run = subprocess.Popen(
+            [sys.executable, "-m", "cctv", "run", "--config", str(cfg_path), "--port", str(web_port)],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for(lambda: _status(f"{base}/healthz") == 200, 30, "/healthz to answer 200")
+            wait_for(
+                lambda: (c := cameras(base)) and all(c[p]["state"] == "online" for p in CAMS),
+                60, "every camera online",
+            )
+            cam = CAMS[0]
+
+            def expect(state: str, reason: str, deadline: float) -> dict:
+                return wait_for(
+                    lambda: (c := cameras(base).get(cam)) and c["state"] == state and c["reason"] == reason and c,
+                    deadline, f"{cam} {state}({reason})",
+                )
+
+            switched = time.time()
+            sim.set_state(cam, "offline")
+            got = expect("offline", "not_found", OFFLINE_AFTER_S + 6)
+            assert got["since_ms"] >= switched * 1000 - 1500  # dated from the last packet, not from start
+            sim.set_state(cam, "normal")
+            expect("online", "", 15)
+            sim.set_state(cam, "stalled")
+            expect("offline", "stalled", OFFLINE_AFTER_S + 6)
+            sim.set_state(cam, "normal")
+            expect("online", "", 15)
+            sim.set_state(cam, "black")
+            expect("degraded", "black", 15)
+            sim.set_state(cam, "normal")
+            expect("online", "", 15)
+            others = cameras(base)
+            assert all(others[p]["state"] == "online" for p in CAMS[1:])
+            assert "T" in got["since"] and got["since"].endswith("Z")
+        finally:
+            run.send_signal(signal.SIGTERM)
+            try:
+                code = run.wait(20)
+            except subprocess.TimeoutExpired:
+                run.kill()
+                code = run.wait()
+            log.close()
+    output = (tmp_path / "run.log").read_text(errors="replace")
+    assert code == 0, output[-3000:]
+    store = Store(f"sqlite:///{tmp_path / 'data' / 'cctv.sqlite3'}")
+    try:
+        rows = store.intervals(cam)
+        assert [(r.state, r.reason) for r in rows] == [
+            ("online", ""), ("offline", "not_found"), ("online", ""), ("offline", "stalled"),
+            ("online", ""), ("degraded", "black"), ("online", ""),
+        ], output[-3000:]
+        assert all(a.end_ms == b.start_ms for a, b in zip(rows, rows[1:], strict=False))
+        assert store.open_intervals() == {}  # a clean shutdown closes every interval
+        for other in CAMS[1:]:
+            assert [(r.state, r.reason) for r in store.intervals(other)] == [("online", "")]
+    finally:
+        store.close()
+
+
+def _status(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as r:  # noqa: S310
+            return r.status
+    except OSError:
+        return None

@@ -1,0 +1,63 @@
+"""The composition root of the web application: ``create_app(services)``.
+
+Everything the views need comes from ``Services`` (stored under ``keys.SERVICES``); templates come from
+``web/templates`` with autoescape on, static files from ``web/static`` (nothing from a CDN: control rooms are
+often offline). Middlewares, outermost first: the language (``?lang=`` → cookie), then the one error handler.
+"""
+
+from __future__ import annotations
+
+import weakref
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from cctv.services import Services
+from web.errors import error_middleware
+from web.i18n import LANGS, lang_middleware, translate
+from web.keys import SERVICES, TIMEZONE, WEBSOCKETS
+from web.views import api, pages, snapshots, ws
+
+HERE = Path(__file__).parent
+
+
+@jinja2.pass_context
+def _t(context: jinja2.runtime.Context, key: str, **fmt: object) -> str:
+    """Template global ``t('key')``: the text of ``key`` in the page's language."""
+    return translate(key, context.get("lang", "id"), **fmt)
+
+
+def area_url(path: str) -> str:
+    return f"/area/{path}" if path else "/"
+
+
+def camera_url(path: str) -> str:
+    return f"/camera/{path}"
+
+
+def create_app(services: Services) -> web.Application:
+    app = web.Application(middlewares=[lang_middleware, error_middleware])
+    app[SERVICES] = services
+    app[TIMEZONE] = ZoneInfo(services.config.site.timezone)
+    app[WEBSOCKETS] = weakref.WeakSet()
+
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(t=_t, area_url=area_url, camera_url=camera_url, langs=LANGS)
+
+    app.add_routes(pages.routes)
+    app.add_routes(api.routes)
+    app.add_routes(snapshots.routes)
+    app.add_routes(ws.routes)
+    app.router.add_static("/static/", HERE / "static", name="static")
+    app.on_shutdown.append(ws.close_all)
+    return app

@@ -1,0 +1,89 @@
+"""JSON API under /api/, and /healthz. Errors answer ``{"error": {"status", "title", "detail"}}``."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from aiohttp import web
+
+from web.errors import CctvError
+from web.views.common import (
+    area_json,
+    area_or_404,
+    camera_json,
+    camera_or_404,
+    int_param,
+    scope_of,
+    services,
+    tr,
+)
+
+log = logging.getLogger(__name__)
+
+CAMERA_PATH = "{path:[^/]+/[^/]+/[^/]+/[^/]+}"  # kecamatan/kelurahan/rt/camera
+MAX_MS = 10**14  # year 5138: anything larger is a mistake
+MAX_INTERVALS = 10_000
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/cameras")
+async def cameras(request: web.Request) -> web.Response:
+    area = area_or_404(request, request.query.get("area", scope_of(request)))
+    return web.json_response([camera_json(c) for c in services(request).live.cameras(area.path)])
+
+
+@routes.get(f"/api/cameras/{CAMERA_PATH}/intervals")
+async def camera_intervals(request: web.Request) -> web.Response:
+    cam = camera_or_404(request, request.match_info["path"])
+    since_ms = int_param(request, "since_ms", None, 0, MAX_MS)
+    until_ms = int_param(request, "until_ms", None, 0, MAX_MS)
+    limit = int_param(request, "limit", 1000, 1, MAX_INTERVALS)
+    if since_ms is not None and until_ms is not None and until_ms <= since_ms:
+        raise CctvError(400, tr(request, "error.400"), tr(request, "error.bad_order"))
+    store = services(request).store
+    rows = await store.aread(store.intervals, camera=cam.path, since_ms=since_ms, until_ms=until_ms, limit=limit)
+    return web.json_response({"camera": cam.path, "intervals": [asdict(r) for r in rows]})
+
+
+@routes.get(f"/api/cameras/{CAMERA_PATH}")
+async def camera(request: web.Request) -> web.Response:
+    cam = camera_or_404(request, request.match_info["path"])
+    body = camera_json(cam)
+    body["url_redacted"] = cam.site.url_redacted
+    return web.json_response(body)
+
+
+@routes.get("/api/areas")
+async def city(request: web.Request) -> web.Response:
+    return web.json_response(area_json(request, area_or_404(request, scope_of(request))))
+
+
+@routes.get("/api/areas/{path:.*}")
+async def area(request: web.Request) -> web.Response:
+    return web.json_response(area_json(request, area_or_404(request, request.match_info["path"])))
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    svc = services(request)
+    ingest: dict[str, Any] = {}
+    probe_errors = 0
+    for probe in svc.health_probes:
+        try:
+            ingest.update(probe())
+        except Exception:
+            probe_errors += 1
+            log.exception("health probe %r failed", probe)
+    body = {
+        "status": "ok",
+        "cameras": len(svc.live.cameras("")),
+        "bus_dropped": int(getattr(svc.bus, "dropped", 0)),
+        "store_write_errors": svc.store.write_errors,
+        "snapshot_write_errors": svc.snapshots.write_errors,
+        "probe_errors": probe_errors,
+        "ingest": ingest,
+    }
+    return web.json_response(body)

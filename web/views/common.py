@@ -1,0 +1,138 @@
+"""What every view shares: the services, the caller's scope, lookups that 404, parameters that 400, rendering.
+
+Every lookup of an area or a camera goes through :func:`area_or_404` / :func:`camera_or_404`, and every
+listing through :func:`scope_of`, so that access control (a later issue) plugs in here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from cctv.live import CameraLive
+from cctv.services import Services
+from cctv.sites import Area, normalize
+from web.errors import CctvError
+from web.i18n import format_duration, format_ms, iso_utc, lang_of, reason_text, translate
+from web.keys import SERVICES, TIMEZONE
+
+STATE_ORDER = {"offline": 0, "degraded": 1, "online": 2}
+
+
+def services(request: web.Request) -> Services:
+    return request.app[SERVICES]
+
+
+def scope_of(request: web.Request) -> str:
+    """The area path the caller may see. "" (the whole city) until users and roles exist."""
+    return ""
+
+
+def tr(request: web.Request, key: str, **fmt: object) -> str:
+    return translate(key, lang_of(request), **fmt)
+
+
+def area_or_404(request: web.Request, path: str) -> Area:
+    """The area at ``path`` if it exists and lies within the caller's scope; otherwise a 404."""
+    sites = services(request).sites
+    path = normalize(path)
+    if not sites.has_area(path) or not sites.is_within(path, scope_of(request)):
+        raise CctvError(404, tr(request, "error.404"), tr(request, "error.unknown_area", path=path))
+    return sites.area(path)
+
+
+def camera_or_404(request: web.Request, path: str) -> CameraLive:
+    """The live camera at ``path`` if it exists, is enabled and lies within the caller's scope."""
+    svc = services(request)
+    path = normalize(path)
+    if not svc.sites.is_within(path, scope_of(request)):
+        raise CctvError(404, tr(request, "error.404"), tr(request, "error.unknown_camera", path=path))
+    try:
+        return svc.live.camera(path)
+    except KeyError:
+        raise CctvError(404, tr(request, "error.404"), tr(request, "error.unknown_camera", path=path)) from None
+
+
+def int_param(request: web.Request, name: str, default: int | None, lo: int, hi: int) -> int | None:
+    """An integer query parameter within [lo, hi], or ``default`` when absent; a 400 when malformed."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise CctvError(400, tr(request, "error.400"), tr(request, "error.bad_int", name=name, value=raw)) from None
+    if not lo <= value <= hi:
+        raise CctvError(400, tr(request, "error.400"), tr(request, "error.bad_range", name=name, lo=lo, hi=hi))
+    return value
+
+
+def attention_order(cams: list[CameraLive]) -> list[CameraLive]:
+    """Offline first, then degraded, then the rest; motion before stillness; config order otherwise."""
+    return sorted(cams, key=lambda c: (STATE_ORDER.get(c.state, 0), not c.motion))
+
+
+def camera_json(cam: CameraLive) -> dict[str, Any]:
+    """The API shape of one camera. Never the URL (it may carry a password)."""
+    d = cam.as_dict()
+    d["since"] = iso_utc(cam.since_ms)
+    d["snapshot"] = iso_utc(cam.snapshot_ms)
+    d["area"] = cam.site.kelurahan
+    d["kecamatan"] = cam.site.kecamatan
+    d["kelurahan"] = cam.site.kelurahan
+    d["rt"] = cam.site.rt
+    return d
+
+
+def area_json(request: web.Request, area: Area) -> dict[str, Any]:
+    live = services(request).live
+    sites = services(request).sites
+    return {
+        "path": area.path,
+        "name": area.name,
+        "level": area.level,
+        "parent": area.parent,
+        "counts": live.counts(area.path).as_dict(),
+        "children": [
+            {
+                "path": child,
+                "name": sites.area(child).name,
+                "level": sites.area(child).level,
+                "counts": live.counts(child).as_dict(),
+            }
+            for child in area.children
+        ],
+    }
+
+
+def tile(request: web.Request, cam: CameraLive) -> dict[str, Any]:
+    """What ``_tile.html`` shows of one camera."""
+    lang = lang_of(request)
+    tz = request.app[TIMEZONE]
+    now = services(request).clock.now_ms()
+    return {
+        "path": cam.path,
+        "name": cam.site.name,
+        "state": cam.state,
+        "state_label": translate(f"state.{cam.state}", lang),
+        "reason": cam.reason,
+        "reason_text": reason_text(cam.state, cam.reason, lang),
+        "since_ms": cam.since_ms,
+        "since_text": format_ms(cam.since_ms, tz, lang),
+        "since_ago": format_duration(now - cam.since_ms),
+        "motion": cam.motion,
+        "snapshot_ms": cam.snapshot_ms or 0,
+    }
+
+
+def render(request: web.Request, template: str, context: dict[str, Any], status: int = 200) -> web.Response:
+    """Render a page template with what base.html needs (language, site name, the scope's root)."""
+    svc = services(request)
+    base = {
+        "lang": lang_of(request),
+        "site_name": svc.config.site.name,
+        "request_path": request.path,
+    }
+    return aiohttp_jinja2.render_template(template, request, {**base, **context}, status=status)
