@@ -68,6 +68,14 @@ class Bus(Protocol):
 
     def subscribe(self, *topics: str, maxlen: int = 1000) -> Subscription: ...
 
+    @property
+    def dropped(self) -> int:
+        """Messages dropped so far because a subscriber fell behind."""
+        ...
+
+    @property
+    def subscriptions(self) -> int: ...
+
 
 class InProcessBus:
     """The embedded default. ``publish`` must be called on the event loop's thread."""
@@ -75,6 +83,7 @@ class InProcessBus:
     def __init__(self) -> None:
         self._subs: list[Subscription] = []
         self.published = 0
+        self._dropped_closed = 0  # drops of subscriptions already closed, so the total never shrinks
 
     def publish(self, topic: str, message: Any) -> None:
         self.published += 1
@@ -92,7 +101,12 @@ class InProcessBus:
     def _unsubscribe(self, sub: Subscription) -> None:
         if sub in self._subs:
             self._subs.remove(sub)
+            self._dropped_closed += sub.dropped
 
     @property
     def dropped(self) -> int:
-        return sum(s.dropped for s in self._subs)
+        return self._dropped_closed + sum(s.dropped for s in self._subs)
+
+    @property
+    def subscriptions(self) -> int:
+        return len(self._subs)

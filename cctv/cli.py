@@ -172,9 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("db_command", choices=["upgrade", "current"])
     db.set_defaults(func=cmd_db)
 
-    from streams.sim.cli import register as register_sim
-
     from cctv.config.cli import register as register_config
+    from streams.sim.cli import register as register_sim
 
     register_config(sub)
     register_sim(sub)

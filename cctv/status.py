@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 from cctv.messages import DEGRADED_PRIORITY, Reason, State, StatusChange
 
-
 # Errors that say less than what an outage is already known as: they never relabel it.
 VAGUE_REASONS = frozenset({Reason.TIMEOUT, Reason.EOF, Reason.ERROR, Reason.STALLED})
 

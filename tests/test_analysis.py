@@ -63,3 +63,14 @@ def test_analyzer_flags_black_and_frozen_over_time():
     assert flagged[:3] == [frozenset()] * 3 and flagged[-1] == frozenset({"frozen"})
     black = np.zeros_like(still)
     assert an.analyse(black, 30, 0).flags == frozenset({"black"})
+
+
+def test_samples_hold_plain_python_values_for_json():
+    import json
+
+    an = Analyzer("c", CheckParams())
+    fs = frames(3)
+    for i, f in enumerate(fs):
+        s = an.analyse(f, i * 2.0, i * 2000)
+    assert type(s.motion) is bool and type(s.motion_score) is float
+    json.dumps({"motion": s.motion, "score": s.motion_score, "luma": s.luma_mean, "diff": s.frozen_diff})

@@ -304,17 +304,17 @@ async def test_websocket_forwards_changes_within_its_area(web_client: Any, scene
 async def test_websocket_city_and_cleanup(web_client: Any, scene: Services) -> None:
     async with web_client.ws_connect("/ws") as ws:
         assert (await receive(ws))["counts"]["total"] == 5
-        assert len(scene.bus._subs) == 1
+        assert scene.bus.subscriptions == 1
         set_status(scene, CAM5, State.DEGRADED, "black")
         msg = await receive(ws)
         assert msg["camera"] == CAM5 and msg["counts"]["degraded"] == 2
         assert list(msg["child_counts"]) == ["telanaipura"]
     # the subscription is closed when the client goes away
     for _ in range(100):
-        if not scene.bus._subs:
+        if not scene.bus.subscriptions:
             break
         await asyncio.sleep(0.01)
-    assert scene.bus._subs == []
+    assert scene.bus.subscriptions == 0
 
 
 async def test_websocket_unknown_area_is_refused(web_client: Any) -> None:

@@ -25,7 +25,7 @@ def luma_stats(grey: np.ndarray) -> LumaStats:
 
 
 def is_black(stats: LumaStats, luma_max: float, std_max: float) -> bool:
-    return stats.mean <= luma_max and stats.std <= std_max
+    return bool(stats.mean <= luma_max and stats.std <= std_max)
 
 
 def mean_abs_diff(prev: np.ndarray, cur: np.ndarray) -> float:
@@ -49,4 +49,4 @@ class FrozenTracker:
             return False
         if self._still_since is None:
             self._still_since = t
-        return t - self._still_since >= self.after_s
+        return bool(t - self._still_since >= self.after_s)

@@ -19,9 +19,9 @@ def motion_score(prev: np.ndarray, cur: np.ndarray, pixel_delta: int) -> float:
     b = cv2.GaussianBlur(cur, (5, 5), 0).astype(np.int16)
     diff = b - a
     shift = int(np.median(diff))  # global brightness change (exposure, IR switch) is not motion
-    changed = np.count_nonzero(np.abs(diff - shift) > pixel_delta)
+    changed = int(np.count_nonzero(np.abs(diff - shift) > pixel_delta))
     return 100.0 * changed / diff.size
 
 
 def is_motion(score: float, min_area_pct: float) -> bool:
-    return score >= min_area_pct and score > 0.0
+    return bool(score >= min_area_pct and score > 0.0)

@@ -80,7 +80,7 @@ async def healthz(request: web.Request) -> web.Response:
     body = {
         "status": "ok",
         "cameras": len(svc.live.cameras("")),
-        "bus_dropped": int(getattr(svc.bus, "dropped", 0)),
+        "bus_dropped": svc.bus.dropped,
         "store_write_errors": svc.store.write_errors,
         "snapshot_write_errors": svc.snapshots.write_errors,
         "probe_errors": probe_errors,
