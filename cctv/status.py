@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from cctv.messages import DEGRADED_PRIORITY, Reason, State, StatusChange
 
 # Errors that say less than what an outage is already known as: they never relabel it.
-VAGUE_REASONS = frozenset({Reason.TIMEOUT, Reason.EOF, Reason.ERROR, Reason.STALLED})
+# (A stalled server often fails the next DESCRIBE with garbage, which FFmpeg calls invalid data.)
+VAGUE_REASONS = frozenset({Reason.TIMEOUT, Reason.EOF, Reason.ERROR, Reason.STALLED, Reason.DECODE})
 
 
 @dataclass(frozen=True, slots=True)

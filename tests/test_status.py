@@ -177,6 +177,6 @@ def test_a_vaguer_error_does_not_relabel_a_known_outage():
     clock.advance(11)
     [ch] = st.tick(clock.monotonic(), clock.now_ms())
     assert ch.reason == Reason.STALLED
-    for reason in (Reason.TIMEOUT, Reason.EOF, Reason.STALLED, Reason.ERROR):
+    for reason in (Reason.TIMEOUT, Reason.EOF, Reason.STALLED, Reason.ERROR, Reason.DECODE):
         clock.advance(3)
         assert st.on_disconnected(clock.monotonic(), clock.now_ms(), reason) == []
