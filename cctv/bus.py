@@ -34,6 +34,7 @@ class Subscription:
         self._event.set()
 
     async def get(self) -> tuple[str, Any]:
+        """Next message; after ``close()`` the queued ones are still delivered, then StopAsyncIteration."""
         while not self._items:
             if self.closed:
                 raise StopAsyncIteration

@@ -17,32 +17,15 @@ from pathlib import Path
 log = logging.getLogger("cctv")
 
 
-def default_config_path() -> str:
-    return os.environ.get("CCTV_CONFIG", "config.yaml")
-
-
 def add_config_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, metavar="FILE", help="config file (default: $CCTV_CONFIG or ./config.yaml)")
 
 
-def setup_logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-
-
 def load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """Load the config named by --config (or the default); exit 2 with the issues when it is invalid."""
-    from cctv.config import ConfigError, load_config
+    from cctv.config.cli import load_or_exit
 
-    path = args.config or default_config_path()
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
-        raise SystemExit(2) from None
+    return load_or_exit(args.config, f"cctv {args.command}")[1]
 
 
 def build_services(config):  # type: ignore[no-untyped-def]
@@ -76,6 +59,8 @@ def build_services(config):  # type: ignore[no-untyped-def]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from cctv.logs import setup_logging
+
     setup_logging(args.log_level)
     config = load(args)
     host = args.host or config.web.host

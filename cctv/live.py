@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cctv.messages import CameraSample, Reason, State, StatusChange, StreamStats
+from cctv.messages import CameraSample, MotionChange, Reason, State, StatusChange, StreamStats
 from cctv.rollup import Counts, count_states
 from cctv.sites import CameraSite, Sites
 
@@ -78,8 +78,14 @@ class LiveModel:
         cam = self._cams.get(sample.camera)
         if cam is None:
             return
-        cam.motion, cam.motion_score = sample.motion, sample.motion_score
+        cam.motion_score = sample.motion_score
         cam.last_sample_ms, cam.luma_mean = sample.t_ms, sample.luma_mean
+
+    def apply_motion(self, change: MotionChange) -> None:
+        """Motion as the monitor decided it (with its hold time), the same truth tiles get over the bus."""
+        cam = self._cams.get(change.camera)
+        if cam is not None:
+            cam.motion = change.motion
 
     def apply_stats(self, stats: StreamStats) -> None:
         cam = self._cams.get(stats.camera)

@@ -110,11 +110,15 @@ class Monitor:
             m.peak = max(m.peak, sample.motion_score)
             if not m.active:
                 m.active = True
-                self.bus.publish(TOPIC_MOTION, MotionChange(sample.camera, True, sample.motion_score, sample.t_ms))
+                self._motion_change(MotionChange(sample.camera, True, sample.motion_score, sample.t_ms))
 
     def _end_motion(self, camera: str, m: _Motion, ms: int) -> None:
-        self.bus.publish(TOPIC_MOTION, MotionChange(camera, False, m.peak, ms))
+        self._motion_change(MotionChange(camera, False, m.peak, ms))
         m.active, m.peak = False, 0.0
+
+    def _motion_change(self, change: MotionChange) -> None:
+        self.live.apply_motion(change)
+        self.bus.publish(TOPIC_MOTION, change)
 
     def _publish(self, changes: list[StatusChange]) -> None:
         for change in changes:

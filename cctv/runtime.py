@@ -22,12 +22,14 @@ class CoreRuntime:
         self.node_id = f"{socket.gethostname()}:{os.getpid()}"
         self.started_ms = services.clock.now_ms()
         self.writer = StoreWriter(services.store, services.bus)
+        # the cameras whose history this node writes (all of them on the embedded default)
+        self.cameras = [c.path for c in services.sites.cameras if c.enabled]
         self._tasks: list[asyncio.Task[Any]] = []
         services.health_probes.append(self.health)
 
     async def start(self) -> None:
         store = self.s.store
-        await store.awrite(store.recover_after_crash, self.s.clock.now_ms())
+        await store.awrite(store.recover_after_crash, self.s.clock.now_ms(), self.cameras)
         await store.awrite(store.heartbeat, self.node_id, self.started_ms, self.s.clock.now_ms())
         self._tasks = [
             asyncio.create_task(self.writer.run(), name="store-writer"),
@@ -36,14 +38,16 @@ class CoreRuntime:
 
     async def stop(self) -> None:
         """Stop after the producers: write what is queued, then close open intervals at now."""
-        for t in self._tasks:
+        writer_task, *others = self._tasks
+        for t in others:
             t.cancel()
-        for t in self._tasks:
+        for t in others:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
-        await self.writer.drain()
+        self.writer.finish()  # not cancelled: a write in flight must land before intervals are closed
+        await writer_task
         store, now = self.s.store, self.s.clock.now_ms()
-        await store.awrite(store.close_open_intervals, now)
+        await store.awrite(store.close_open_intervals, now, self.cameras)
         await store.awrite(store.heartbeat, self.node_id, self.started_ms, now)
 
     async def _heartbeats(self) -> None:

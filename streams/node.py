@@ -43,12 +43,14 @@ class IngestNode:
         self.supervisor.start()
 
     async def stop(self) -> None:
+        """Stop the workers, close their channel, and let the monitor handle what they already sent."""
         await asyncio.get_running_loop().run_in_executor(None, self.supervisor.stop)
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        self.channel.close()  # a worker still stuck in a read only adds to channel.dropped from now on
+        monitor_task, ticks_task = self._tasks
+        ticks_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticks_task
+        await monitor_task  # returns once the closed channel is empty
 
     def health(self) -> dict[str, Any]:
         return self.supervisor.health() | {"monitor_handled": self.monitor.handled}

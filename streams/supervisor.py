@@ -7,6 +7,7 @@ processes and nodes comes with the city-scale ingest work (docs/ingest.md).
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from cctv.analysis.analyzer import CheckParams
@@ -74,9 +75,11 @@ class Supervisor:
         log.info("started %d camera workers", len(self.workers))
 
     def stop(self, timeout: float = 3.0) -> None:
+        """Signal every worker, then wait for them all against one deadline."""
         for w in self.workers.values():
             w.stop()
-        stuck = [p for p, w in self.workers.items() if not w.join(timeout / max(1, len(self.workers)))]
+        deadline = time.monotonic() + timeout
+        stuck = [p for p, w in self.workers.items() if not w.join(max(0.0, deadline - time.monotonic()))]
         if stuck:
             # a read blocked inside FFmpeg ends at its read timeout; the threads are daemons
             log.info("%d workers still finishing a blocked read at shutdown", len(stuck))

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
 import time
 from pathlib import Path
 
@@ -16,27 +14,11 @@ import pytest
 from cctv.config.models import Config
 from streams.sim import SimControl, SimError, SimulatorProcess, scenes
 from streams.sim.encode import ClipSpec, ensure_clips, read_clip
+from tests.support import free_port, gst_rtsp_missing
 
 FOOTAGE = Path(__file__).resolve().parents[1].parent / "shared" / "footage"
 OPTS = {"rtsp_transport": "tcp", "timeout": "5000000", "analyzeduration": "0", "probesize": "32"}
 PREFIX = "kota-baru/paal-lima/rt-07"
-
-
-def _gst_rtsp_missing() -> str | None:
-    probe = ("import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0');"
-             "from gi.repository import GstRtspServer")
-    try:
-        r = subprocess.run(["/usr/bin/python3", "-c", probe], capture_output=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"/usr/bin/python3 unusable: {exc}"
-    return None if r.returncode == 0 else "/usr/bin/python3 cannot import gi + GstRtspServer (python3-gi, " \
-        "gir1.2-gst-rtsp-server-1.0)"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _config(port: int = 8554) -> Config:
@@ -142,12 +124,12 @@ def test_footage_scene_loops_a_real_clip(tmp_path):
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory):
-    reason = _gst_rtsp_missing()
+    reason = gst_rtsp_missing()
     if reason:
         pytest.skip(reason)
     tmp = tmp_path_factory.mktemp("sim")
     proc = SimulatorProcess(_config(), tmp / "cache", tmp / "gt.jsonl",
-                            rtsp_port=_free_port(), control_port=_free_port())
+                            rtsp_port=free_port(), control_port=free_port())
     with proc:
         yield proc
 
@@ -338,34 +320,33 @@ def test_control_errors(sim):
     with pytest.raises(SimError, match="purple"):
         sim.set_state(f"{PREFIX}/cam-0", "purple")
     with pytest.raises(SimError, match="not reachable"):
-        SimControl("127.0.0.1", _free_port(), timeout=2).states()
+        SimControl("127.0.0.1", free_port(), timeout=2).states()
     assert set(sim.states()) == {f"{PREFIX}/cam-{i}" for i in range(5)}
 
 
 @pytest.mark.rtsp
-def test_cli_ctl_and_ls(sim, monkeypatch, capsys):
+def test_cli_ctl_and_ls(sim, tmp_path, capsys):
     import argparse
-    import types
 
     from streams.sim import cli
 
-    # Stand-in for cctv.config.loader: the config of the running simulator, on its control port.
-    loader = types.ModuleType("cctv.config.loader")
-    loader.load_config = lambda _path: _config()  # type: ignore[attr-defined]
-    monkeypatch.setitem(__import__("sys").modules, "cctv.config.loader", loader)
+    # a real config file for the real loader (JSON is YAML), pointing at the running simulator
+    cfg = tmp_path / "sim.yaml"
+    cfg.write_text(json.dumps(_config().model_dump(mode="json", exclude_none=True)))
     ap = argparse.ArgumentParser()
     cli.register(ap.add_subparsers())
     port = str(sim.control_port)
+    c = ("--config", str(cfg))
 
     def run(*argv: str) -> int:
         args = ap.parse_args(list(argv))
         return args.func(args)
 
-    assert run("sim", "ctl", f"{PREFIX}/cam-0", "normal", "--control-port", port) == 0
-    assert run("sim", "--config", "x.yaml", "ls", "--control-port", port) == 0
+    assert run("sim", "ctl", f"{PREFIX}/cam-0", "normal", *c, "--control-port", port) == 0
+    assert run("sim", "--config", str(cfg), "ls", "--control-port", port) == 0
     assert f"{PREFIX}/cam-0  normal" in capsys.readouterr().out
-    assert run("sim", "ctl", f"{PREFIX}/nope", "black", "--control-port", port) == 2
+    assert run("sim", "ctl", f"{PREFIX}/nope", "black", *c, "--control-port", port) == 2
     assert "nope" in capsys.readouterr().err
-    assert run("sim", "ctl", f"{PREFIX}/cam-0", "purple", "--control-port", port) == 2
-    assert run("sim", "ls", "--control-port", str(_free_port())) == 2
+    assert run("sim", "ctl", f"{PREFIX}/cam-0", "purple", *c, "--control-port", port) == 2
+    assert run("sim", "ls", *c, "--control-port", str(free_port())) == 2
     assert "not reachable" in capsys.readouterr().err

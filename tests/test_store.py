@@ -111,6 +111,25 @@ def test_motion_events(store):
     assert store.motion_events(CAM) == [{"start_ms": 1000, "end_ms": 4000, "peak_score": 7.25}]
 
 
+def test_shutdown_and_recovery_close_open_motion_events_too(store):
+    store.start_motion_event(CAM, 1000, 1.5)
+    store.close_open_intervals(3000)
+    assert store.motion_events(CAM)[0]["end_ms"] == 3000
+    store.heartbeat("n", 0, 9000)
+    store.start_motion_event(CAM2, 5000, 2.0)
+    store.apply_status_change(change(CAM2, State.ONLINE, "", 5000))
+    assert store.recover_after_crash(60_000) == 1
+    assert store.motion_events(CAM2)[0]["end_ms"] == 9000
+
+
+def test_recovery_is_scoped_to_the_cameras_of_this_node(store):
+    store.heartbeat("other-node", 0, 2000)
+    store.apply_status_change(change(CAM, State.ONLINE, "", 1000))
+    store.apply_status_change(change(CAM2, State.ONLINE, "", 1000))
+    assert store.recover_after_crash(5000, cameras=[CAM]) == 1
+    assert set(store.open_intervals()) == {CAM2}
+
+
 def test_sqlite_file_is_in_wal_mode(tmp_path):
     from cctv.store import Store
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from cctv.config.loader import ConfigError, load_config
+from cctv.config.models import Config
 from cctv.sites import Sites
 
 CONFIG_ENV = "CCTV_CONFIG"
@@ -20,6 +21,20 @@ def default_config_path(env: Mapping[str, str] | None = None) -> str:
     """$CCTV_CONFIG if set, else ./config.yaml."""
     env = os.environ if env is None else env
     return env.get(CONFIG_ENV) or DEFAULT_CONFIG
+
+
+def load_or_exit(path: str | Path | None, prog: str = "cctv") -> tuple[Path, Config]:
+    """Load ``path`` (default: $CCTV_CONFIG, then ./config.yaml); on a bad config print every problem
+    with its line and exit 2, so no command ever starts on one."""
+    resolved = Path(path or default_config_path())
+    try:
+        return resolved, load_config(resolved)
+    except ConfigError as exc:
+        exc.source = str(resolved)
+        for line in exc.lines():
+            print(line, file=sys.stderr)
+        print(f"{prog}: {resolved}: invalid config, nothing started", file=sys.stderr)
+        raise SystemExit(EXIT_INVALID) from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

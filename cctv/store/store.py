@@ -45,7 +45,6 @@ class Store:
         self._readers = ThreadPoolExecutor(4, thread_name_prefix="store-reader")
         self._closed = False
         self._lock = threading.Lock()
-        self.write_errors = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -92,29 +91,40 @@ class Store:
             )
 
     def close_open_intervals(self, end_ms: int, cameras: Sequence[str] | None = None) -> int:
-        """Close open intervals at ``end_ms`` (shutdown, or recovery after a crash). Returns the count."""
-        stmt = update(StatusInterval).where(StatusInterval.end_ms.is_(None))
-        if cameras is not None:
-            stmt = stmt.where(StatusInterval.camera.in_(list(cameras)))
-        with self.engine.begin() as conn:
-            # an interval that (oddly) starts after end_ms is closed where it starts
-            res1 = conn.execute(
-                stmt.where(StatusInterval.start_ms > end_ms).values(end_ms=StatusInterval.start_ms)
-            )
-            res2 = conn.execute(stmt.where(StatusInterval.start_ms <= end_ms).values(end_ms=end_ms))
-            return (res1.rowcount or 0) + (res2.rowcount or 0)
+        """Close open status intervals and motion events at ``end_ms`` (shutdown, or recovery after a crash).
 
-    def recover_after_crash(self, now_ms: int) -> int:
-        """Close what a previous run left open, at that run's last heartbeat (never later than now)."""
+        Only ``cameras`` when given (a node closes what it owns). Returns the number of status intervals closed.
+        """
+        closed = 0
+        with self.engine.begin() as conn:
+            for model in (StatusInterval, MotionEvent):
+                stmt = update(model).where(model.end_ms.is_(None))
+                if cameras is not None:
+                    stmt = stmt.where(model.camera.in_(list(cameras)))
+                # a row that (oddly) starts after end_ms is closed where it starts, never before
+                n1 = conn.execute(stmt.where(model.start_ms > end_ms).values(end_ms=model.start_ms)).rowcount
+                n2 = conn.execute(stmt.where(model.start_ms <= end_ms).values(end_ms=end_ms)).rowcount
+                if model is StatusInterval:
+                    closed = (n1 or 0) + (n2 or 0)
+        return closed
+
+    def recover_after_crash(self, now_ms: int, cameras: Sequence[str] | None = None) -> int:
+        """Close what a previous run left open, at that run's last heartbeat (never later than now).
+
+        Scoped to ``cameras`` (this node's) so that a node starting beside live ones never closes theirs.
+        """
+        open_q = select(func.min(StatusInterval.start_ms)).where(StatusInterval.end_ms.is_(None))
+        if cameras is not None:
+            open_q = open_q.where(StatusInterval.camera.in_(list(cameras)))
         with self.engine.connect() as conn:
-            last = conn.execute(select(func.max(NodeHeartbeat.last_ms))).scalar()
-            oldest_open = conn.execute(
-                select(func.min(StatusInterval.start_ms)).where(StatusInterval.end_ms.is_(None))
+            last = conn.execute(
+                select(func.max(NodeHeartbeat.last_ms)).where(NodeHeartbeat.last_ms <= now_ms)
             ).scalar()
+            oldest_open = conn.execute(open_q).scalar()
         if oldest_open is None:
             return 0
-        end = min(now_ms, last) if last is not None else oldest_open
-        n = self.close_open_intervals(end)
+        end = last if last is not None else oldest_open
+        n = self.close_open_intervals(end, cameras)
         if n:
             log.warning("closed %d status intervals left open by an earlier run, at %d ms", n, end)
         return n

@@ -37,6 +37,10 @@ class StoreWriter:
         while (item := self.sub.get_nowait()) is not None:
             await self._write(item[1])
 
+    def finish(self) -> None:
+        """Take no new messages; ``run()`` writes what is queued and returns (never cancel it mid-write)."""
+        self.sub.close()
+
     async def _write(self, message: object) -> None:
         try:
             if isinstance(message, StatusChange):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import threading
@@ -36,23 +35,10 @@ def register(subparsers) -> None:
     ls.set_defaults(func=ls_command)
 
 
-def _config_path(args) -> Path:
-    return Path(args.config or os.environ.get("CCTV_CONFIG") or "config.yaml")
-
-
 def _load(args):
-    from cctv.config.loader import load_config  # the colleague's module; imported late on purpose
+    from cctv.config.cli import load_or_exit
 
-    path = _config_path(args)
-    return path, load_config(path)
-
-
-def _data_dir(config_path: Path, config) -> Path:
-    env = os.environ.get("CCTV_DATA_DIR")
-    if env:
-        return Path(env)
-    d = Path(config.data_dir)
-    return d if d.is_absolute() else (config_path.resolve().parent / d)
+    return load_or_exit(getattr(args, "config", None), "cctv sim")
 
 
 def _control(args) -> SimControl:
@@ -63,12 +49,8 @@ def _control(args) -> SimControl:
 def run(args) -> int:
     from streams.sim.process import SimulatorProcess
 
-    try:
-        path, config = _load(args)
-    except (OSError, ValueError) as exc:
-        print(f"cctv sim: cannot load config: {exc}", file=sys.stderr)
-        return 2
-    data = _data_dir(path, config)
+    path, config = _load(args)
+    data = Path(config.data_dir)  # absolute, CCTV_DATA_DIR applied by the loader
     footage = args.footage
     if footage is None and config.sim.footage_dir:
         fd = Path(config.sim.footage_dir)

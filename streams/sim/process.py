@@ -8,7 +8,7 @@ import os
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -28,10 +28,10 @@ class ServedCamera:
     """A camera the simulator serves: its path (identity), mount, credentials and picture parameters."""
 
     path: str
-    url: str
+    url: str = field(repr=False)  # may carry the password
     mount: str
     user: str | None
-    password: str | None
+    password: str | None = field(repr=False)
     scene: str
     seed: int
     night: bool

@@ -81,7 +81,6 @@ async def healthz(request: web.Request) -> web.Response:
         "status": "ok",
         "cameras": len(svc.live.cameras("")),
         "bus_dropped": svc.bus.dropped,
-        "store_write_errors": svc.store.write_errors,
         "snapshot_write_errors": svc.snapshots.write_errors,
         "probe_errors": probe_errors,
         "ingest": ingest,
