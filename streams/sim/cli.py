@@ -47,8 +47,10 @@ def _control(args) -> SimControl:
 
 
 def run(args) -> int:
+    from cctv.logs import setup_logging
     from streams.sim.process import SimulatorProcess
 
+    setup_logging("INFO")
     path, config = _load(args)
     data = Path(config.data_dir)  # absolute, CCTV_DATA_DIR applied by the loader
     footage = args.footage

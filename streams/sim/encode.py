@@ -16,7 +16,7 @@ import multiprocessing
 import os
 import struct
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -156,15 +156,17 @@ def ensure_clips(specs: list[ClipSpec], cache_dir: Path, footage_paths: dict[str
     t0 = time.monotonic()
     log.info("encoding %d clips (%d jobs, %d processes)", len(missing), len(jobs), workers)
     if workers <= 1:
-        for job in jobs:
+        for i, job in enumerate(jobs, 1):
             _encode_group(job, str(cache_dir), _fp(job[0], footage_paths), 2)
+            log.info("encoded %d/%d jobs (%.0f s)", i, len(jobs), time.monotonic() - t0)
     else:
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
             futs = [pool.submit(_encode_group, job, str(cache_dir), _fp(job[0], footage_paths), 1)
                     for job in jobs]
-            for f in futs:
+            for done, f in enumerate(as_completed(futs), 1):
                 f.result()
+                log.info("encoded %d/%d jobs (%.0f s)", done, len(jobs), time.monotonic() - t0)
     log.info("encoded %d clips in %.1f s", len(missing), time.monotonic() - t0)
     return result
 

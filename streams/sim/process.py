@@ -121,12 +121,14 @@ class SimulatorProcess:
 
     # --- process -------------------------------------------------------------------------------------
     def start(self, timeout: float = 120) -> SimulatorProcess:
+        """Encode what the clip cache lacks (may take minutes the first time; logged as it goes), then start
+        the server and wait up to ``timeout`` seconds for it to answer."""
         if self.proc is not None:
             return self
-        deadline = time.monotonic() + timeout
         if not self.cameras:
             raise SimError("no camera in the config has a 'sim' section")
         spec = self._spec(self.prepare())
+        deadline = time.monotonic() + timeout
         self.ground_truth_path.parent.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen([SYSTEM_PYTHON, str(SERVER_SCRIPT), "--spec", "-"], stdin=subprocess.PIPE,
                                      env={**os.environ, "PYTHONPATH": ""})
