@@ -350,3 +350,14 @@ def test_cli_ctl_and_ls(sim, tmp_path, capsys):
     assert run("sim", "ctl", f"{PREFIX}/cam-0", "purple", *c, "--control-port", port) == 2
     assert run("sim", "ls", *c, "--control-port", str(free_port())) == 2
     assert "not reachable" in capsys.readouterr().err
+
+
+def test_footage_flag_puts_real_clips_on_every_camera(tmp_path):
+    if not FOOTAGE.is_dir():
+        pytest.skip(f"real footage folder {FOOTAGE} is absent")
+    sim = SimulatorProcess(_config(), tmp_path / "c", tmp_path / "gt.jsonl", footage_dir=FOOTAGE, all_footage=True)
+    assert {c.scene for c in sim.cameras.values()} == {"footage"}
+    clips = {sim._footage(c.seed).name for c in sim.cameras.values()}
+    assert clips <= {p.name for p in scenes.footage_clips(FOOTAGE)} and len(clips) >= 2
+    plain = SimulatorProcess(_config(), tmp_path / "c", tmp_path / "gt.jsonl", footage_dir=FOOTAGE)
+    assert "footage" not in {c.scene for c in plain.cameras.values()}

@@ -16,7 +16,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("sim", help="run the camera simulator (RTSP) or control it",
                               description="Serve every camera of the config that has a 'sim' section over RTSP.")
     p.add_argument("--config", default=None, help="config file (default: $CCTV_CONFIG or ./config.yaml)")
-    p.add_argument("--footage", type=Path, default=None, help="folder of real clips for scene 'footage'")
+    p.add_argument("--footage", type=Path, default=None, help="folder of real clips (e.g. ../shared/footage): every camera loops one of them "
+                   "instead of its synthetic scene")
     p.add_argument("--ground-truth", type=Path, default=None,
                    help="JSON-lines file of applied state changes (default: <data_dir>/sim-ground-truth.jsonl)")
     p.add_argument("--rtsp-port", type=int, default=None, help="RTSP port (default: sim.rtsp_port)")
@@ -58,7 +59,8 @@ def run(args) -> int:
         fd = Path(config.sim.footage_dir)
         footage = fd if fd.is_absolute() else path.resolve().parent / fd
     sim = SimulatorProcess(config, data / "sim-cache", args.ground_truth or data / "sim-ground-truth.jsonl",
-                           footage_dir=footage, rtsp_port=args.rtsp_port, control_port=args.control_port)
+                           footage_dir=footage, rtsp_port=args.rtsp_port, control_port=args.control_port,
+                           all_footage=args.footage is not None)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

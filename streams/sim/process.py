@@ -8,7 +8,7 @@ import os
 import socket
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -61,7 +61,9 @@ class SimulatorProcess:
     """Runs the simulator: ``start()`` prepares clips and spawns the server; ``stop()`` ends it (idempotent)."""
 
     def __init__(self, config: Config, cache_dir: Path, ground_truth_path: Path, footage_dir: Path | None = None,
-                 rtsp_port: int | None = None, control_port: int | None = None):
+                 rtsp_port: int | None = None, control_port: int | None = None, all_footage: bool = False):
+        """``all_footage``: every camera loops a real clip from ``footage_dir`` (chosen by its seed), whatever
+        scene its config names (``cctv sim --footage DIR``)."""
         self.config = config
         self.cache_dir = Path(cache_dir)
         self.ground_truth_path = Path(ground_truth_path)
@@ -71,6 +73,8 @@ class SimulatorProcess:
         self.control_port = control_port or config.sim.control_port
         self.host = config.sim.host
         self.cameras = {c.path: c for c in sim_cameras(config)}
+        if all_footage:
+            self.cameras = {p: replace(c, scene="footage") for p, c in self.cameras.items()}
         self.control = SimControl("127.0.0.1", self.control_port)
         self.proc: subprocess.Popen | None = None
 
