@@ -29,30 +29,15 @@ def load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def build_services(config):  # type: ignore[no-untyped-def]
-    from cctv.bus import InProcessBus
     from cctv.clock import SystemClock
-    from cctv.live import LiveModel
-    from cctv.services import Services
-    from cctv.sites import Sites
-    from cctv.snapshots import SnapshotStore
+    from cctv.services import make_services
     from cctv.store import Store, default_url
 
     data_dir = Path(config.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    clock = SystemClock()
-    sites = Sites(config)
     store = Store(config.store.url or default_url(data_dir))
     store.migrate()
-    return Services(
-        config=config,
-        sites=sites,
-        clock=clock,
-        bus=InProcessBus(),
-        store=store,
-        live=LiveModel(sites, clock.now_ms()),
-        snapshots=SnapshotStore(data_dir / "snapshots"),
-        data_dir=data_dir,
-    )
+    return make_services(config, clock=SystemClock(), store=store, data_dir=data_dir)
 
 
 # -- cctv run ------------------------------------------------------------------------------------------

@@ -28,3 +28,20 @@ class Services:
     data_dir: Path
     # Extra figures for /healthz (ingest drops, worker counts, ...), filled in by whoever runs ingest.
     health_probes: list[Callable[[], dict[str, Any]]] = field(default_factory=list)
+
+
+def make_services(config: Config, *, clock: Clock, store: Store, data_dir: Path) -> Services:
+    """The node's services on the embedded default (in-process bus) over a migrated ``store``."""
+    from cctv.bus import InProcessBus
+
+    sites = Sites(config)
+    return Services(
+        config=config,
+        sites=sites,
+        clock=clock,
+        bus=InProcessBus(),
+        store=store,
+        live=LiveModel(sites, clock.now_ms()),
+        snapshots=SnapshotStore(data_dir / "snapshots"),
+        data_dir=data_dir,
+    )

@@ -8,13 +8,9 @@ from typing import Any
 
 import pytest
 
-from cctv.bus import InProcessBus
 from cctv.clock import FakeClock
 from cctv.config.models import Config
-from cctv.live import LiveModel
-from cctv.services import Services
-from cctv.sites import Sites
-from cctv.snapshots import SnapshotStore
+from cctv.services import Services, make_services
 from cctv.store import Store
 
 WEB_SECRET = "s3cr3t-Pa55"  # the password in one camera's URL: must never reach a response
@@ -83,20 +79,10 @@ WEB_CONFIG: dict[str, Any] = {
 @pytest.fixture
 def web_services(tmp_path: Path) -> Iterator[Services]:
     config = Config.model_validate(WEB_CONFIG)
-    sites = Sites(config)
     clock = FakeClock()
     store = Store(f"sqlite:///{tmp_path}/t.sqlite3")
     store.migrate()
-    services = Services(
-        config=config,
-        sites=sites,
-        clock=clock,
-        bus=InProcessBus(),
-        store=store,
-        live=LiveModel(sites, clock.now_ms()),
-        snapshots=SnapshotStore(tmp_path / "snaps"),
-        data_dir=tmp_path,
-    )
+    services = make_services(config, clock=clock, store=store, data_dir=tmp_path)
     try:
         yield services
     finally:

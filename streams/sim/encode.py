@@ -1,10 +1,8 @@
 """Encode scene variants once with PyAV/libx264 into cached files of H.264 access units.
 
-A clip file is ``MAGIC`` then one record per access unit: 4-byte big-endian length, 1 flag byte (1 = keyframe),
-the Annex B bytes (every IDR carries SPS/PPS). A JSON sidecar (same name + ``.json``) holds the parameters and
+Clip files (format in ``clipfile.py``) hold the Annex B access units; every IDR carries SPS/PPS. A JSON sidecar (same name + ``.json``) holds the parameters and
 counts. Files are named by a hash of every parameter plus ``ENCODER_VERSION``, so a changed generator re-encodes;
 they are written to a temporary name and renamed, so a crash never leaves a half clip under a valid name.
-``server.py`` reads the same format with the standard library only.
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ import json
 import logging
 import multiprocessing
 import os
-import struct
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
@@ -22,12 +19,11 @@ from fractions import Fraction
 from pathlib import Path
 
 from streams.sim import scenes
+from streams.sim.clipfile import pack_units, unpack_units
 
 log = logging.getLogger(__name__)
 
 ENCODER_VERSION = 3
-MAGIC = b"KTAU1\n"
-RECORD = struct.Struct(">IB")
 BIT_RATE = 350_000
 X264_PARAMS = ("keyint=20:min-keyint=20:scenecut=0:bframes=0:repeat-headers=1:annexb=1"
                ":vbv-maxrate=500:vbv-bufsize=1000:rc-lookahead=0")
@@ -90,10 +86,7 @@ def encode_frames(frames, threads: int = 1) -> list[tuple[bytes, bool]]:
 def write_clip(path: Path, units: list[tuple[bytes, bool]], meta: dict) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as f:
-        f.write(MAGIC)
-        for data, key in units:
-            f.write(RECORD.pack(len(data), 1 if key else 0))
-            f.write(data)
+        f.write(pack_units(units))
         f.flush()
         os.fsync(f.fileno())
     side = path.with_name(path.name + ".json")
@@ -102,16 +95,7 @@ def write_clip(path: Path, units: list[tuple[bytes, bool]], meta: dict) -> None:
 
 
 def read_clip(path: Path) -> list[tuple[bytes, bool]]:
-    data = path.read_bytes()
-    if not data.startswith(MAGIC):
-        raise ValueError(f"{path.name} is not a simulator clip")
-    units, pos = [], len(MAGIC)
-    while pos < len(data):
-        n, flags = RECORD.unpack_from(data, pos)
-        pos += RECORD.size
-        units.append((data[pos:pos + n], bool(flags & 1)))
-        pos += n
-    return units
+    return unpack_units(path.read_bytes(), path.name)
 
 
 def _encode_group(specs: list[ClipSpec], cache_dir: str, footage_path: str | None, threads: int) -> list[dict]:

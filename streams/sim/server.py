@@ -14,7 +14,6 @@ import argparse
 import json
 import logging
 import signal
-import struct
 import sys
 import threading
 import time
@@ -25,12 +24,11 @@ import gi
 
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtspServer", "1.0")
+from clipfile import unpack_units  # noqa: E402  (sibling module: this script's folder is on sys.path)
 from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
 log = logging.getLogger("sim.server")
 
-MAGIC = b"KTAU1\n"  # same format as streams/sim/encode.py
-RECORD = struct.Struct(">IB")
 FPS, GOP = 10, 20
 PICTURE_STATES = ("normal", "motion", "frozen", "black", "dark", "blurred", "covered", "moved")
 STATES = PICTURE_STATES + ("stalled", "offline")
@@ -39,17 +37,9 @@ LAUNCH = ("( appsrc name=src is-live=true format=time do-timestamp=true max-byte
           "! rtph264pay name=pay0 pt=96 config-interval=-1 )")
 
 
-def read_clip(path: str) -> list[tuple[Gst.Buffer, bool]]:
+def read_clip(path: str) -> list[tuple[bytes, bool]]:
     with open(path, "rb") as f:
-        data = f.read()
-    if not data.startswith(MAGIC):
-        raise ValueError(f"{path} is not a simulator clip")
-    units, pos = [], len(MAGIC)
-    while pos < len(data):
-        n, flags = RECORD.unpack_from(data, pos)
-        pos += RECORD.size
-        units.append((data[pos:pos + n], bool(flags & 1)))
-        pos += n
+        units = unpack_units(f.read(), path)
     if not units or len(units) % GOP or not units[0][1]:
         raise ValueError(f"{path}: clip must be whole GOPs of {GOP} frames starting at a keyframe")
     return units
