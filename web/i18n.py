@@ -67,6 +67,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "tile.since": {"id": "sejak", "en": "since"},
     "tile.motion": {"id": "Gerakan", "en": "Motion"},
     "tile.no_snapshot": {"id": "Belum ada gambar", "en": "No picture yet"},
+    "tile.last_picture": {"id": "Gambar terakhir", "en": "Last picture"},
     "tile.attention_first": {
         "id": "Yang perlu perhatian lebih dulu: mati, lalu terganggu, lalu lainnya.",
         "en": "Needing attention first: offline, then degraded, then the rest.",

@@ -47,6 +47,30 @@
     });
     if (m.counts) setCounts(area, m.counts);
     Object.keys(m.child_counts || {}).forEach(function (p) { setCounts(p, m.child_counts[p]); });
+    scheduleGridRefresh();
+  }
+
+  // The grid is ordered attention-first and may be capped (the city shows at most 64 tiles), so a state
+  // change can move a tile or bring in one that is not on the page. The server owns that order: fetch the
+  // page again (debounced, so a burst of changes is one request) and swap in its grid.
+  var grid = document.querySelector("[data-grid]");
+  var refreshTimer = null;
+  function scheduleGridRefresh() {
+    if (!grid || refreshTimer) return;
+    refreshTimer = setTimeout(refreshGrid, 1000);
+  }
+  function refreshGrid() {
+    fetch(location.href, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-grid]");
+        if (fresh) {
+          grid.replaceChildren.apply(grid, Array.prototype.slice.call(fresh.children));
+          grid.querySelectorAll(".shot img").forEach(watchImage);
+        }
+      })
+      .catch(function () { /* the socket's reconnect shows the link is down */ })
+      .then(function () { refreshTimer = null; });
   }
 
   function onSnapshot(m) {
