@@ -23,3 +23,5 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
+    # Alembic announces each of its plugins at INFO on every start; the migration lines themselves stay.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
