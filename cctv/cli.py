@@ -109,14 +109,15 @@ async def _serve(config, host: str, port: int, *, ingest: bool) -> None:  # type
 
 def cmd_db(args: argparse.Namespace) -> int:
     from cctv.store import Store, default_url
-    from cctv.store.db import current_revision, head_revision
+    from cctv.store.db import current_revisions, head_revisions
 
     config = load(args)
     store = Store(config.store.url or default_url(Path(config.data_dir)))
     try:
         if args.db_command == "upgrade":
             store.migrate()
-        print(f"schema revision: {current_revision(store.engine)} (head: {head_revision()})")
+        cur, heads = sorted(current_revisions(store.engine)), sorted(head_revisions())
+        print(f"schema revision: {', '.join(cur) or 'none'} (latest: {', '.join(heads)})")
     finally:
         store.close()
     return 0
