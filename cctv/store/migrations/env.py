@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from cctv.store import segment_models  # noqa: F401  (tables defined beside models.py)
 from cctv.store.models import Base
 
 connection = context.config.attributes.get("connection")

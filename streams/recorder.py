@@ -1,0 +1,218 @@
+"""Continuous recording by stream copy (no re-encode) into MPEG-TS segments of about ``segment_s`` each.
+
+Runs on the camera's worker thread, fed every packet after the checks saw it. A segment starts at a
+keyframe; the next one starts at the first keyframe after ``segment_s``, and the old one ends exactly where
+the new one starts, so segments of one session tile time without gap or overlap. Times are wall-clock ms,
+mapped from packet timestamps against the session's first keyframe (re-anchored if the camera's clock
+drifts more than 2 s from arrival times).
+
+Crash-safe ordering: write ``NAME.ts.partial`` → close → fsync → rename to ``NAME.ts`` → fsync folder →
+queue the row on the store's writer thread. MPEG-TS stays readable when cut short, so a partial left by a
+crash is finished at start-up rather than lost (streams/recording_maintenance.py).
+
+Failures never stop ingest: backwards timestamps drop the packet and restart at the next keyframe; a full
+disk pauses recording for ``retry_after_s`` (every drop is counted in ``RecorderStats``).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+from cctv.recordings import PARTIAL_SUFFIX, SEGMENT_SUFFIX, segment_relpath
+from cctv.store.segments import NewSegment
+
+log = logging.getLogger(__name__)
+
+DRIFT_MS = 2000
+
+
+@dataclass(slots=True)
+class RecorderStats:
+    segments: int = 0
+    packets: int = 0
+    dropped_packets: int = 0  # not written: backwards timestamps, no timestamp, mux errors, disk full
+    before_keyframe: int = 0  # not written because a segment must start at a keyframe (session start, restarts)
+    backwards: int = 0
+    errors: int = 0
+    disk_full: int = 0
+    paused: str = ""  # why recording is paused right now ("disk_full"), or ""
+
+
+class SegmentRecorder:
+    def __init__(
+        self,
+        camera: str,
+        root: Path,
+        on_segment: Callable[[NewSegment], object],
+        segment_s: float = 60.0,
+        retry_after_s: float = 30.0,
+    ) -> None:
+        self.camera = camera
+        self.root = root
+        self.on_segment = on_segment  # e.g. lambda seg: store.submit_write(add_segment, store, seg)
+        self.segment_ms = int(segment_s * 1000)
+        self.retry_after_ms = int(retry_after_s * 1000)
+        self.stats = RecorderStats()
+        self._out: av.container.OutputContainer | None = None
+        self._ostream = None
+        self._rel = ""
+        self._start_ms = 0
+        self._last_end_ms = 0
+        self._packets = 0
+        self._anchor: tuple[int, int] | None = None  # (wall ms, pts) of the session's reference keyframe
+        self._last_dts: int | None = None
+        self._paused_until_ms = 0
+        self._frame_ms = 100
+
+    # -- packets -----------------------------------------------------------------------------------
+
+    def on_packet(self, packet: av.Packet, stream: av.video.stream.VideoStream, arrival_ms: int) -> None:
+        if packet.pts is None or packet.dts is None:
+            self._drop()
+            return
+        if self._last_dts is not None and packet.dts <= self._last_dts:
+            # the muxer would fail with EINVAL: drop, end the segment here, restart at the next keyframe
+            self.stats.backwards += 1
+            self._drop()
+            self._finish()
+            self._anchor = None
+            self._last_dts = None
+            return
+        wall = self._wall_ms(packet, stream, arrival_ms)
+        if self._out is not None and packet.is_keyframe and wall - self._start_ms >= self.segment_ms:
+            self._finish(end_ms=wall)
+        if self._out is None:
+            if arrival_ms < self._paused_until_ms:
+                self._drop()
+                return
+            if not packet.is_keyframe:
+                self.stats.before_keyframe += 1
+                return
+            if not self._begin(stream, wall):
+                self._drop()
+                return
+        dts, duration = packet.dts, packet.duration  # mux() rescales the packet's timestamps in place
+        try:
+            packet.stream = self._ostream
+            self._out.mux(packet)
+        except OSError as exc:
+            self._fail(exc, arrival_ms)
+            return
+        except av.error.FFmpegError:
+            self.stats.errors += 1
+            log.exception("camera %s: could not record a packet; starting a new segment", self.camera)
+            self._drop()
+            self._finish()
+            return
+        self._last_dts = dts
+        self._packets += 1
+        self.stats.packets += 1
+        if duration:
+            self._frame_ms = max(1, round(float(duration * stream.time_base) * 1000))
+        self._last_end_ms = wall + self._frame_ms
+
+    def close(self) -> None:
+        """End of the session (disconnect or stop): finish the open segment."""
+        self._finish()
+        self._anchor = None
+        self._last_dts = None
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _wall_ms(self, packet: av.Packet, stream, arrival_ms: int) -> int:
+        if self._anchor is not None:
+            a_ms, a_pts = self._anchor
+            wall = a_ms + round(float((packet.pts - a_pts) * stream.time_base) * 1000)
+            if abs(wall - arrival_ms) <= DRIFT_MS:
+                return wall
+            log.info("camera %s: timestamps drifted %d ms from arrival; re-anchoring", self.camera,
+                     wall - arrival_ms)
+        if packet.is_keyframe:
+            self._anchor = (arrival_ms, packet.pts)
+        return arrival_ms
+
+    def _begin(self, stream, start_ms: int) -> bool:
+        rel = segment_relpath(self.camera, start_ms, PARTIAL_SUFFIX)
+        path = self.root / rel
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            out = av.open(str(path), "w", format="mpegts")
+            self._ostream = out.add_stream_from_template(stream)
+        except OSError as exc:
+            self._fail(exc, start_ms)
+            return False
+        self._out, self._rel, self._start_ms, self._packets = out, rel, start_ms, 0
+        self._last_end_ms = start_ms
+        self._paused_until_ms, self.stats.paused = 0, ""
+        return True
+
+    def _finish(self, end_ms: int | None = None) -> None:
+        out, self._out = self._out, None
+        if out is None:
+            return
+        partial = self.root / self._rel
+        try:
+            out.close()
+            if self._packets == 0:
+                partial.unlink(missing_ok=True)
+                return
+            final_rel = self._rel[: -len(PARTIAL_SUFFIX)] + SEGMENT_SUFFIX
+            final = self.root / final_rel
+            digest, size = _fsync_and_hash(partial)
+            os.replace(partial, final)
+            _fsync_dir(final.parent)
+        except OSError as exc:
+            self._fail(exc, self._last_end_ms)
+            return
+        end = end_ms if end_ms is not None else self._last_end_ms
+        self.stats.segments += 1
+        self.on_segment(NewSegment(self.camera, self._start_ms, max(end, self._start_ms), final_rel, size, digest,
+                                   self._packets))
+
+    def _fail(self, exc: OSError, now_ms: int) -> None:
+        self._drop()
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            self.stats.disk_full += 1
+            self.stats.paused = "disk_full"
+            self._paused_until_ms = now_ms + self.retry_after_ms
+            log.error("camera %s: disk full, recording paused for %d s (ingest goes on)", self.camera,
+                      self.retry_after_ms // 1000)
+        else:
+            self.stats.errors += 1
+            log.exception("camera %s: recording failed", self.camera)
+        out, self._out = self._out, None
+        if out is not None:
+            try:
+                out.close()
+            except Exception:  # noqa: BLE001 - the partial stays for start-up reconciliation
+                log.debug("closing a failed segment of %s", self.camera, exc_info=True)
+
+    def _drop(self) -> None:
+        self.stats.dropped_packets += 1
+
+
+def _fsync_and_hash(path: Path) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb+") as f:
+        os.fsync(f.fileno())
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,105 @@
+"""Stream-copy segment recording over a generated clip: continuity, identical packets, hashes, faults."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import av
+import pytest
+
+from cctv.recordings import PARTIAL_SUFFIX
+from cctv.store import Store
+from cctv.store.segments import NewSegment, add_segment, segments
+from streams.recorder import SegmentRecorder
+from tests.clips import moving_clip
+from tests.h264 import same_pictures
+
+T0 = 1_767_225_600_000
+
+
+def feed(rec: SegmentRecorder, clip: Path, t0_ms: int = T0, tamper=None) -> list[bytes]:
+    """Play the clip's packets into the recorder with arrival times that follow their timestamps."""
+    sent = []
+    with av.open(str(clip)) as c:
+        s = c.streams.video[0]
+        for i, p in enumerate(c.demux(s)):
+            if p.size == 0:
+                continue
+            if tamper:
+                tamper(i, p)
+            arrival = t0_ms + round(float(p.pts * s.time_base) * 1000) + 7  # a little network delay
+            sent.append(bytes(p))
+            rec.on_packet(p, s, arrival)
+    rec.close()
+    return sent
+
+
+def read_packets(path: Path) -> list[bytes]:
+    with av.open(str(path)) as c:
+        return [bytes(p) for p in c.demux(c.streams.video[0]) if p.size]
+
+
+def test_segments_tile_time_and_hold_exactly_the_source_packets(tmp_path):
+    clip = moving_clip(tmp_path / "src.mp4", seconds=13)
+    got: list[NewSegment] = []
+    rec = SegmentRecorder("k/l/rt-01/cam-1", tmp_path / "rec", got.append, segment_s=4)
+    sent = feed(rec, clip)
+    assert len(got) == 4  # cuts at the keyframes at 4, 8 and 12 s
+    for a, b in zip(got, got[1:], strict=False):
+        assert a.end_ms == b.start_ms  # no gap, no overlap
+    assert got[0].start_ms == T0 + 7 and got[-1].end_ms == T0 + 7 + 13_000
+    written: list[bytes] = []
+    for seg in got:
+        path = tmp_path / "rec" / seg.path
+        assert seg.path.startswith("k/l/rt-01/cam-1/2026-01-01/") and path.suffix == ".ts"
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == seg.sha256
+        assert seg.size_bytes == path.stat().st_size
+        pk = read_packets(path)
+        assert len(pk) == seg.packets
+        written += pk
+    assert same_pictures(written, sent)  # stream copy: every packet, the same NAL units
+    assert not list((tmp_path / "rec").rglob(f"*{PARTIAL_SUFFIX}"))
+    assert rec.stats.dropped_packets == 0 and rec.stats.segments == 4
+
+
+def test_backwards_timestamps_drop_the_packet_and_restart_at_a_keyframe(tmp_path):
+    clip = moving_clip(tmp_path / "src.mp4", seconds=6)
+    got: list[NewSegment] = []
+    rec = SegmentRecorder("k/l/rt-01/cam-1", tmp_path / "rec", got.append, segment_s=60)
+
+    def tamper(i, p):
+        if i == 25:  # a packet from the past, as RTSP sometimes delivers
+            p.dts -= 9000 * 3
+            p.pts -= 9000 * 3
+
+    feed(rec, clip, tamper=tamper)
+    assert rec.stats.backwards == 1
+    assert len(got) == 2  # the first segment ended at the bad packet; the next began at the next keyframe
+    assert got[0].end_ms <= got[1].start_ms
+    assert rec.stats.dropped_packets == 1 and rec.stats.before_keyframe == 14  # 26..39 until the keyframe at 40
+
+
+def test_a_disk_error_pauses_recording_without_raising(tmp_path):
+    clip = moving_clip(tmp_path / "src.mp4", seconds=4)
+    blocker = tmp_path / "rec"
+    blocker.write_text("not a folder")  # every segment fails to open: like a broken disk
+    rec = SegmentRecorder("k/l/rt-01/cam-1", blocker, lambda s: pytest.fail("no segment expected"))
+    feed(rec, clip)
+    assert rec.stats.errors >= 1 and rec.stats.segments == 0
+
+
+def test_segment_rows_round_trip_through_the_store(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 's.sqlite3'}")
+    store.migrate()
+    try:
+        clip = moving_clip(tmp_path / "src.mp4", seconds=9)
+        rec = SegmentRecorder("k/l/rt-01/cam-1", tmp_path / "rec",
+                              lambda seg: store.submit_write(add_segment, store, seg), segment_s=4)
+        feed(rec, clip)
+        store.submit_write(lambda: None).result(10)  # everything queued before it is written
+        rows = segments(store, "k/l/rt-01/cam-1")
+        assert [(r.start_ms, r.end_ms) for r in rows] == [(T0 + 7, T0 + 4007), (T0 + 4007, T0 + 8007),
+                                                            (T0 + 8007, T0 + 9007)]
+    finally:
+        store.close()
