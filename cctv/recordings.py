@@ -43,6 +43,13 @@ def camera_of_relpath(relpath: str) -> str | None:
     return "/".join(parts[:4])
 
 
+def recordings_root(data_dir: str, configured: str | None) -> str:
+    """recording.dir, relative to the data directory; 'recordings' in it by default."""
+    if not configured:
+        return str(PurePosixPath(data_dir) / "recordings")
+    return configured if configured.startswith("/") else str(PurePosixPath(data_dir) / configured)
+
+
 @dataclass(frozen=True, slots=True)
 class RetentionPolicy:
     default_days: float

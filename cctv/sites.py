@@ -35,6 +35,8 @@ class CameraSite:
     kecamatan: str  # area paths of the camera's ancestors
     kelurahan: str
     rt: str
+    record: bool = True
+    retention_days: float | None = None
 
     @property
     def url_redacted(self) -> str:
@@ -105,6 +107,8 @@ class Sites:
                                 kecamatan=kec_path,
                                 kelurahan=kel_path,
                                 rt=rt_path,
+                                record=cam.record,
+                                retention_days=cam.retention_days,
                             )
                         )
                     areas[rt_path] = Area(

@@ -51,7 +51,8 @@ class PyAVRtspOpener:
             "timeout": str(int(params.connect_timeout_s * 1_000_000)),  # socket I/O timeout, µs
             "analyzeduration": "0",
             "probesize": "32",
-            "fflags": "nobuffer",
+            # not fflags=nobuffer: it discards the packets read while probing, i.e. each session's first
+            # keyframe (2 s late for the checks, 2 s of every recording session lost)
         }
         try:
             return av.open(

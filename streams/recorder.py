@@ -71,13 +71,30 @@ class SegmentRecorder:
         self._last_dts: int | None = None
         self._paused_until_ms = 0
         self._frame_ms = 100
+        self._held: tuple[av.Packet, int] | None = None  # a first keyframe waiting for timestamps
 
     # -- packets -----------------------------------------------------------------------------------
 
     def on_packet(self, packet: av.Packet, stream: av.video.stream.VideoStream, arrival_ms: int) -> None:
         if packet.pts is None or packet.dts is None:
+            if packet.is_keyframe and self._out is None:
+                # An RTSP session's first keyframe comes before RTP/RTCP timing is known: hold it until the
+                # next packet gives the timeline, then stamp it one frame earlier.
+                if self._held is not None:
+                    self._drop()
+                self._held = (packet, arrival_ms)
+                return
             self._drop()
             return
+        if self._held is not None:
+            held, held_arrival = self._held
+            self._held = None
+            step = packet.duration or max(1, round(1 / (10 * stream.time_base)))
+            held.pts = held.dts = packet.dts - step
+            if self._last_dts is None or held.dts > self._last_dts:
+                self.on_packet(held, stream, held_arrival)
+            else:
+                self._drop()
         if self._last_dts is not None and packet.dts <= self._last_dts:
             # the muxer would fail with EINVAL: drop, end the segment here, restart at the next keyframe
             self.stats.backwards += 1
@@ -87,7 +104,8 @@ class SegmentRecorder:
             self._last_dts = None
             return
         wall = self._wall_ms(packet, stream, arrival_ms)
-        if self._out is not None and packet.is_keyframe and wall - self._start_ms >= self.segment_ms:
+        # half a frame of slack: the keyframe due at segment_ms may map to a millisecond before it
+        if self._out is not None and packet.is_keyframe and wall - self._start_ms >= self.segment_ms - self._frame_ms // 2:
             self._finish(end_ms=wall)
         if self._out is None:
             if arrival_ms < self._paused_until_ms:
@@ -121,6 +139,9 @@ class SegmentRecorder:
 
     def close(self) -> None:
         """End of the session (disconnect or stop): finish the open segment."""
+        if self._held is not None:
+            self._held = None
+            self._drop()
         self._finish()
         self._anchor = None
         self._last_dts = None
@@ -166,9 +187,9 @@ class SegmentRecorder:
                 return
             final_rel = self._rel[: -len(PARTIAL_SUFFIX)] + SEGMENT_SUFFIX
             final = self.root / final_rel
-            digest, size = _fsync_and_hash(partial)
+            digest, size = fsync_and_hash(partial)
             os.replace(partial, final)
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
         except OSError as exc:
             self._fail(exc, self._last_end_ms)
             return
@@ -199,7 +220,7 @@ class SegmentRecorder:
         self.stats.dropped_packets += 1
 
 
-def _fsync_and_hash(path: Path) -> tuple[str, int]:
+def fsync_and_hash(path: Path) -> tuple[str, int]:
     h = hashlib.sha256()
     size = 0
     with open(path, "rb+") as f:
@@ -210,7 +231,7 @@ def _fsync_and_hash(path: Path) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)

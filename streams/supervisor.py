@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from cctv.analysis.analyzer import CheckParams
 from cctv.channel import DropOldestChannel
 from cctv.clock import Clock
 from cctv.config.models import Config
-from cctv.sites import Sites
+from cctv.sites import CameraSite, Sites
 from cctv.snapshots import SnapshotStore
 from streams.opener import OpenParams, PyAVRtspOpener, StreamOpener
+from streams.recorder import SegmentRecorder
 from streams.worker import CameraWorker, WorkerParams
 
 log = logging.getLogger(__name__)
@@ -57,13 +59,15 @@ class Supervisor:
         snapshots: SnapshotStore,
         clock: Clock,
         opener: StreamOpener | None = None,
+        recorder_for: Callable[[CameraSite], SegmentRecorder | None] | None = None,
     ) -> None:
         opener = opener or PyAVRtspOpener()
         checks = check_params(config)
         self.out = out
         self.workers: dict[str, CameraWorker] = {
             cam.path: CameraWorker(
-                cam.path, cam.url, opener, worker_params(config, cam.decode), checks, out, snapshots, clock
+                cam.path, cam.url, opener, worker_params(config, cam.decode), checks, out, snapshots, clock,
+                recorder_for(cam) if recorder_for is not None else None,
             )
             for cam in sites.cameras
             if cam.enabled
@@ -93,4 +97,15 @@ class Supervisor:
             "channel_queued": len(self.out),
             "packets": sum(w.stats.packets for w in self.workers.values()),
             "reconnects": sum(w.stats.reconnects for w in self.workers.values()),
+            **self._recording_health(),
+        }
+
+    def _recording_health(self) -> dict[str, Any]:
+        recs = [w.recorder.stats for w in self.workers.values() if w.recorder is not None]
+        return {
+            "recording_cameras": len(recs),
+            "recording_segments": sum(r.segments for r in recs),
+            "recording_dropped_packets": sum(r.dropped_packets for r in recs),
+            "recording_errors": sum(r.errors for r in recs),
+            "recording_paused": sorted({r.paused for r in recs if r.paused}),
         }

@@ -27,6 +27,7 @@ from cctv.redact import redact_url
 from cctv.snapshots import SnapshotStore
 from streams.backoff import Backoff
 from streams.opener import OpenError, OpenParams, StreamOpener, classify, safe_message
+from streams.recorder import SegmentRecorder
 from streams.stats import PacketStats
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,10 @@ class CameraWorker:
         out: DropOldestChannel[Any],
         snapshots: SnapshotStore,
         clock: Clock,
+        recorder: SegmentRecorder | None = None,
     ) -> None:
         self.camera = camera
+        self.recorder = recorder
         self._url = url  # secret: never logged; use self.url_redacted
         self.url_redacted = redact_url(url)
         self.opener = opener
@@ -143,10 +146,16 @@ class CameraWorker:
                 self.stats.on_packet(mono, ms, packet.size, packet.is_keyframe, pts_s)
                 if self._wants_decode(packet, mono):
                     self._decode(video, packet, mono, ms)
+                if self.recorder is not None:  # after decoding: muxing rescales the packet's timestamps
+                    self.recorder.on_packet(packet, video, ms)
                 if mono - self._last_stats_mono >= self.params.stats_every_s or self.stats.packets == 1:
                     self._last_stats_mono = mono
                     self._emit(self.stats.snapshot(mono, ms))
         finally:
+            if had_media:  # the last packet's time, so an outage is dated from it, not from the last report
+                self._emit(self.stats.snapshot(self.clock.monotonic(), self.clock.now_ms()))
+            if self.recorder is not None:
+                self.recorder.close()
             container.close()
         return had_media
 

@@ -43,6 +43,7 @@ data_dir: data
 ingest: {{connect_timeout_s: 3, stall_timeout_s: 2.5, backoff_initial_s: 0.2, backoff_max_s: 1,
           snapshot_interval_s: 1}}
 status: {{offline_after_s: {OFFLINE_AFTER_S}, degraded_after_s: 2, recover_after_s: 2}}
+recording: {{segment_s: 4}}
 sim: {{rtsp_port: {rtsp_port}, control_port: {control_port}, clip_seconds: 4}}
 kecamatan:
   - slug: kota-baru
@@ -149,8 +150,28 @@ def test_city_comes_online_and_follows_faults(tmp_path, sim_cache):
         assert store.open_intervals() == {}  # a clean shutdown closes every interval
         for other in CAMS[1:]:
             assert [(r.state, r.reason) for r in store.intervals(other)] == [("online", "")]
+        check_recordings(store, tmp_path / "data" / "recordings", rows)
     finally:
         store.close()
+
+
+def check_recordings(store: Store, root: Path, cam_rows) -> None:
+    """Segments tile time while a camera is up (no gap over one frame, no overlap); its outages are gaps."""
+    from cctv.recordings import coverage
+    from cctv.store.segments import segments
+    from streams.recording_maintenance import files_under
+
+    assert {s.path for s in segments(store, include_garbage=True)} == set(files_under(root))
+    steady = segments(store, CAMS[1])
+    assert len(steady) >= 5
+    for a, b in zip(steady, steady[1:], strict=False):
+        assert 0 <= b.start_ms - a.end_ms <= 100, (a, b)
+    broken = segments(store, CAMS[0])
+    _spans, gaps = coverage(broken, broken[0].start_ms, broken[-1].end_ms, tolerance_ms=100)
+    for outage in [r for r in cam_rows if r.state == "offline"]:
+        # every outage lies within an explicit gap of the recording (its dating may be a frame apart)
+        assert any(g.start_ms <= outage.start_ms + 200 and outage.end_ms - 200 <= g.end_ms for g in gaps), (
+            outage, gaps)
 
 
 def _status(url: str) -> int | None:

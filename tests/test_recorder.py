@@ -26,9 +26,9 @@ def feed(rec: SegmentRecorder, clip: Path, t0_ms: int = T0, tamper=None) -> list
         for i, p in enumerate(c.demux(s)):
             if p.size == 0:
                 continue
+            arrival = t0_ms + round(float(p.pts * s.time_base) * 1000) + 7  # a little network delay
             if tamper:
                 tamper(i, p)
-            arrival = t0_ms + round(float(p.pts * s.time_base) * 1000) + 7  # a little network delay
             sent.append(bytes(p))
             rec.on_packet(p, s, arrival)
     rec.close()
@@ -103,3 +103,19 @@ def test_segment_rows_round_trip_through_the_store(tmp_path):
                                                             (T0 + 8007, T0 + 9007)]
     finally:
         store.close()
+
+
+def test_a_first_keyframe_without_timestamps_is_kept(tmp_path):
+    """RTSP gives the first keyframe of a session no timestamps; it must still open the first segment."""
+    clip = moving_clip(tmp_path / "src.mp4", seconds=5)
+    got: list[NewSegment] = []
+    rec = SegmentRecorder("k/l/rt-01/cam-1", tmp_path / "rec", got.append, segment_s=60)
+
+    def strip_first(i, p):
+        if i == 0:
+            p.pts = None
+            p.dts = None
+
+    sent = feed(rec, clip, tamper=strip_first)
+    assert len(got) == 1 and got[0].packets == len(sent) == 50
+    assert rec.stats.dropped_packets == 0 and rec.stats.before_keyframe == 0

@@ -55,6 +55,10 @@ class Camera(_Model):
         None, description="Override of ingest.decode for this camera: keyframes, sampled or off."
     )
     enabled: bool = Field(True, description="Whether the camera is ingested at all.")
+    record: bool = Field(True, description="Whether this camera is recorded (when recording.enabled).")
+    retention_days: float | None = Field(
+        None, gt=0, le=3650, description="Override of recording.retention_days for this camera."
+    )
     sim: SimCamera | None = Field(
         None, description="How the simulator serves this camera; absent for real cameras."
     )
@@ -192,6 +196,25 @@ class Checks(_Model):
     )
 
 
+class Recording(_Model):
+    enabled: bool = Field(True, description="Record every enabled camera continuously by stream copy.")
+    dir: str | None = Field(
+        None, description="Where segment files go. Empty: 'recordings' in the data directory. Relative paths are "
+        "relative to the data directory.",
+    )
+    segment_s: float = Field(
+        60.0, ge=4, le=600, description="Target length of one segment file; cut at the first keyframe after it."
+    )
+    retention_days: float = Field(
+        7.0, gt=0, le=3650, description="Segments older than this are deleted (oldest first), unless locked."
+    )
+    quota_gb: float | None = Field(
+        None, gt=0, le=1_000_000, description="Disk quota for all segments; over it, the oldest unlocked segments "
+        "go first. Empty: no quota (the days still apply).",
+    )
+    retention_check_s: float = Field(60.0, ge=1, le=86_400, description="How often retention runs.")
+
+
 class Sim(_Model):
     host: str = Field("127.0.0.1", description="Address the simulator's RTSP server listens on.")
     rtsp_port: int = Field(8554, ge=1, le=65535, description="TCP port of the simulator's RTSP server.")
@@ -222,6 +245,7 @@ class Config(_Model):
     ingest: Ingest = Field(default_factory=Ingest, description="Stream ingestion.")
     status: Status = Field(default_factory=Status, description="Status debounce.")
     checks: Checks = Field(default_factory=Checks, description="Thresholds of the picture checks.")
+    recording: Recording = Field(default_factory=Recording, description="Continuous recording and retention.")
     sim: Sim = Field(default_factory=Sim, description="The camera simulator.")
     kecamatan: list[Kecamatan] = Field(..., min_length=1, description="The city's kecamatan, top of the hierarchy.")
 

@@ -1,0 +1,164 @@
+"""Keeping the recordings and their index true to each other: start-up reconciliation and retention.
+
+Reconciliation runs before any worker starts (nothing else writes then) and applies
+``cctv.recordings.reconcile``: partial segments a crash left are finished (MPEG-TS stays readable when cut
+short), complete files without a row are indexed, rows without a file are dropped, garbage rows are finished.
+Retention runs periodically: mark garbage → unlink → delete rows, in that order, so a crash at any point
+leaves nothing a later reconciliation cannot finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+
+from cctv.clock import Clock
+from cctv.recordings import (
+    PARTIAL_SUFFIX,
+    SEGMENT_SUFFIX,
+    RetentionPolicy,
+    camera_of_relpath,
+    reconcile,
+    retention_victims,
+)
+from cctv.store import Store
+from cctv.store.segments import (
+    NewSegment,
+    add_segment,
+    delete_rows,
+    garbage_paths,
+    mark_garbage,
+    segments,
+)
+from streams.recorder import fsync_and_hash, fsync_dir
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class ReconcileReport:
+    indexed: int = 0
+    finished_partials: int = 0
+    discarded_partials: int = 0
+    dropped_rows: int = 0
+    unlinked_garbage: int = 0
+    unreadable: list[str] = field(default_factory=list)
+
+
+def files_under(root: Path) -> list[str]:
+    if not root.is_dir():
+        return []
+    return sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and (p.name.endswith(SEGMENT_SUFFIX) or p.name.endswith(PARTIAL_SUFFIX))
+    )
+
+
+def probe_segment(path: Path, start_ms: int) -> tuple[int, int] | None:
+    """(end_ms, packets) of a (possibly cut short) MPEG-TS segment that starts at ``start_ms``; None if empty."""
+    first = last = None
+    packets = 0
+    frame_ms = 100
+    try:
+        with av.open(str(path)) as c:
+            s = c.streams.video[0]
+            for p in c.demux(s):
+                if p.pts is None or p.size == 0:
+                    continue
+                first = p.pts if first is None else first
+                last = p.pts
+                packets += 1
+                if p.duration:
+                    frame_ms = max(1, round(float(p.duration * s.time_base) * 1000))
+            tb = s.time_base
+    except (av.error.FFmpegError, IndexError, OSError):
+        if packets == 0:
+            return None
+    if packets == 0 or first is None or last is None:
+        return None
+    return start_ms + round(float((last - first) * tb) * 1000) + frame_ms, packets
+
+
+def reconcile_recordings(root: Path, store: Store) -> ReconcileReport:
+    rep = ReconcileReport()
+    rows = segments(store, include_garbage=True)
+    plan = reconcile(files_under(root), rows)
+    for rel in plan.unlink_garbage:
+        (root / rel).unlink(missing_ok=True)
+        rep.unlinked_garbage += 1
+    done_garbage = [i for i, p in garbage_paths(store) if p in set(plan.unlink_garbage)]
+    delete_rows(store, sorted(set(done_garbage) | set(plan.drop_rows)))
+    rep.dropped_rows = len(plan.drop_rows)
+    for rel in plan.finish_partials:
+        final_rel = rel[: -len(PARTIAL_SUFFIX)] + SEGMENT_SUFFIX
+        if _index(root, store, rel, final_rel, rep):
+            rep.finished_partials += 1
+        else:
+            (root / rel).unlink(missing_ok=True)
+            rep.discarded_partials += 1
+    for rel in plan.index_files:
+        if _index(root, store, rel, rel, rep):
+            rep.indexed += 1
+    if any((rep.indexed, rep.finished_partials, rep.discarded_partials, rep.dropped_rows, rep.unlinked_garbage)):
+        log.warning("recordings reconciled after an unclean stop: %s", rep)
+    return rep
+
+
+def _index(root: Path, store: Store, rel: str, final_rel: str, rep: ReconcileReport) -> bool:
+    camera = camera_of_relpath(rel)
+    try:
+        start_ms = int(Path(rel).name.split(".")[0])
+    except ValueError:
+        camera = None
+    probed = probe_segment(root / rel, start_ms) if camera else None
+    if camera is None or probed is None:
+        rep.unreadable.append(rel)
+        return False
+    end_ms, packets = probed
+    digest, size = fsync_and_hash(root / rel)
+    if final_rel != rel:
+        os.replace(root / rel, root / final_rel)
+        fsync_dir((root / final_rel).parent)
+    add_segment(store, NewSegment(camera, start_ms, end_ms, final_rel, size, digest, packets))
+    return True
+
+
+def apply_retention(root: Path, store: Store, policy: RetentionPolicy, now_ms: int) -> int:
+    """One retention pass (runs on the store's writer thread through ``Store.awrite``). Returns deletions."""
+    victims = retention_victims(segments(store), policy, now_ms)
+    if not victims:
+        return 0
+    mark_garbage(store, [v.id for v in victims])
+    gone = []
+    for seg_id, rel in garbage_paths(store):
+        try:
+            (root / rel).unlink(missing_ok=True)
+            gone.append(seg_id)
+        except OSError:
+            log.exception("retention: could not delete %s; will retry", rel)
+    delete_rows(store, gone)
+    return len(gone)
+
+
+class RetentionTask:
+    def __init__(self, root: Path, store: Store, policy: RetentionPolicy, clock: Clock, every_s: float) -> None:
+        self.root, self.store, self.policy, self.clock, self.every_s = root, store, policy, clock, every_s
+        self.deleted = 0
+        self.errors = 0
+
+    async def run(self) -> None:
+        while True:
+            try:
+                self.deleted += await self.store.awrite(
+                    apply_retention, self.root, self.store, self.policy, self.clock.now_ms()
+                )
+            except Exception:  # noqa: BLE001 - counted; the next pass tries again
+                self.errors += 1
+                log.exception("retention pass failed")
+            await asyncio.sleep(self.every_s)
