@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +23,10 @@ sys.path.insert(0, str(ROOT))
 
 from cctv.config import load_config  # noqa: E402
 from cctv.sites import Sites  # noqa: E402
-from tests.support import free_port  # noqa: E402
+from tests.support import free_port, login_opener  # noqa: E402
+
+ADMIN_PASSWORD = "bench-admin-password"  # `cctv run` creates `admin` with it in the fresh data dir
+_opener: list = []
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -70,9 +72,11 @@ def tree_rss_mb(pid: int) -> float:
 
 def cameras(base: str) -> list[dict]:
     try:
-        with urllib.request.urlopen(f"{base}/api/cameras", timeout=5) as r:  # noqa: S310 - loopback
+        if not _opener:
+            _opener.append(login_opener(base, "admin", ADMIN_PASSWORD))
+        with _opener[0].open(f"{base}/api/cameras", timeout=5) as r:
             return json.load(r)
-    except OSError:
+    except (OSError, PermissionError):
         return []
 
 
@@ -87,7 +91,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="cctv-bench-"))
     web = free_port()
     cctv = [sys.executable, "-m", "cctv"]
-    env = {**os.environ, "CCTV_DATA_DIR": str(work / "data")}
+    env = {**os.environ, "CCTV_DATA_DIR": str(work / "data"), "CCTV_ADMIN_PASSWORD": ADMIN_PASSWORD}
     # the simulator keeps its clip cache in the data dir of the config unless told otherwise
     sim = subprocess.Popen([*cctv, "sim", "--config", args.config], env={**os.environ},
                            stdout=subprocess.DEVNULL, stderr=open(work / "sim.log", "wb"))  # noqa: SIM115

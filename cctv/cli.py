@@ -65,6 +65,9 @@ async def _serve(config, host: str, port: int, *, ingest: bool) -> None:  # type
     from web.app import create_app
 
     services = build_services(config)
+    from cctv.users import ensure_admin
+
+    ensure_admin(services.accounts, services.clock.now_ms(), audit=services.audit.append)
     app = create_app(services)
     core = CoreRuntime(services)
 
@@ -147,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     from streams.sim.cli import register as register_sim
 
     register_config(sub)
+    from cctv.users_cli import register as register_users
+
+    register_users(sub)
     register_sim(sub)
     return parser
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cctv.audit import AuditLog
 from cctv.bus import Bus
 from cctv.clock import Clock
 from cctv.config.models import Config
@@ -14,6 +15,7 @@ from cctv.live import LiveModel
 from cctv.sites import Sites
 from cctv.snapshots import SnapshotStore
 from cctv.store import Store
+from cctv.users import Accounts
 
 
 @dataclass
@@ -28,6 +30,15 @@ class Services:
     data_dir: Path
     # Extra figures for /healthz (ingest drops, worker counts, ...), filled in by whoever runs ingest.
     health_probes: list[Callable[[], dict[str, Any]]] = field(default_factory=list)
+    # Accounts and sessions, and the audit log: over the store's engine unless given.
+    accounts: Accounts = field(default=None)  # type: ignore[assignment]
+    audit: AuditLog = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.accounts is None:
+            self.accounts = Accounts(self.store.engine)
+        if self.audit is None:
+            self.audit = AuditLog(self.store.engine)
 
 
 def make_services(config: Config, *, clock: Clock, store: Store, data_dir: Path) -> Services:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,10 @@ import pytest
 
 from cctv.clock import FakeClock
 from cctv.config.models import Config
+from cctv.passwords import Params
 from cctv.services import Services, make_services
 from cctv.store import Store
+from cctv.users import Accounts
 
 WEB_SECRET = "s3cr3t-Pa55"  # the password in one camera's URL: must never reach a response
 
@@ -83,14 +86,71 @@ def web_services(tmp_path: Path) -> Iterator[Services]:
     store = Store(f"sqlite:///{tmp_path}/t.sqlite3")
     store.migrate()
     services = make_services(config, clock=clock, store=store, data_dir=tmp_path)
+    services.accounts = Accounts(store.engine, FAST_HASH)
     try:
         yield services
     finally:
         store.close()
 
 
+FAST_HASH = Params(log2_n=10, r=8, p=1)  # tests only: the default costs ~30 MiB and ~60 ms per hash
+PASSWORD = "correct horse battery"  # every test account's password
+ROLES = ("admin", "operator", "technician", "police", "viewer")
+
+
+async def login(client: Any, username: str, password: str = PASSWORD, *, next_: str = "/") -> Any:
+    """Log ``client`` in through the real form (GET for the CSRF token, then POST); returns the response."""
+    html = await (await client.get("/login")).text()
+    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert m, "no CSRF token on the login form"
+    return await client.post("/login", data={"username": username, "password": password, "next": next_,
+                                             "csrf_token": m.group(1)}, allow_redirects=False)
+
+
+async def csrf_of(client: Any) -> str:
+    """The session's CSRF token, as the page's <meta name="csrf-token"> shows it."""
+    html = await (await client.get("/")).text()
+    m = re.search(r'<meta name="csrf-token" content="([^"]+)">', html)
+    assert m, "no CSRF token on the page"
+    return m.group(1)
+
+
+def add_user(svc: Services, name: str, role: str, scopes: list[str], password: str = PASSWORD) -> None:
+    svc.accounts.add_user(name, password, role, scopes, svc.clock.now_ms(), svc.sites)
+
+
 @pytest.fixture
-async def web_client(aiohttp_client: Any, web_services: Services) -> Any:
+async def web_server(aiohttp_server: Any, web_services: Services) -> Any:
     from web.app import create_app
 
-    return await aiohttp_client(create_app(web_services))
+    return await aiohttp_server(create_app(web_services))
+
+
+@pytest.fixture
+async def anon_client(aiohttp_client: Any, web_server: Any) -> Any:
+    """A client that has not logged in."""
+    return await aiohttp_client(web_server)
+
+
+@pytest.fixture
+def client_as(aiohttp_client: Any, web_server: Any, web_services: Services) -> Any:
+    """``await client_as(role, scope, ...)``: a new account with that role and scope, and a client logged in."""
+    made = 0
+
+    async def make(role: str, *scopes: str) -> Any:
+        nonlocal made
+        made += 1
+        name = f"{role}{made}"
+        add_user(web_services, name, role, list(scopes) or ["/"])
+        client = await aiohttp_client(web_server)
+        r = await login(client, name)
+        assert r.status == 303, await r.text()
+        return client
+
+    return make
+
+
+@pytest.fixture
+async def web_client(client_as: Any) -> Any:
+    """A client logged in as a city-wide admin."""
+    return await client_as("admin", "/")

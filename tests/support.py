@@ -44,3 +44,29 @@ def wait_for(fn: Callable[[], T | None], timeout: float, what: str, every: float
             return last
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
+
+
+def login_opener(base: str, username: str, password: str, timeout: float = 5):  # type: ignore[no-untyped-def]
+    """A urllib opener logged in to a running `cctv run` at ``base`` (cookie jar + the login form's CSRF token).
+
+    Raises OSError while the server is not up, and PermissionError when the login is refused.
+    """
+    import http.cookiejar
+    import re
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    with opener.open(f"{base}/login", timeout=timeout) as r:
+        m = re.search(r'name="csrf_token" value="([^"]+)"', r.read().decode())
+    if not m:
+        raise PermissionError("no CSRF token on the login form")
+    data = urllib.parse.urlencode({"username": username, "password": password, "csrf_token": m.group(1)})
+    try:
+        with opener.open(f"{base}/login", data=data.encode(), timeout=timeout) as r:
+            if r.url.rstrip("/").endswith("/login"):
+                raise PermissionError(f"login as {username} refused")
+    except urllib.error.HTTPError as exc:
+        raise PermissionError(f"login as {username} refused: {exc.code}") from None
+    return opener

@@ -20,12 +20,13 @@ import pytest
 from cctv.config import load_config
 from cctv.store import Store
 from streams.sim import SimulatorProcess
-from tests.support import free_port, gst_rtsp_missing, wait_for
+from tests.support import free_port, gst_rtsp_missing, login_opener, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.rtsp]
 
 CAMS = ["kota-baru/paal-lima/rt-07/cam-1", "kota-baru/paal-lima/rt-07/cam-2", "kota-baru/suka-karya/rt-01/cam-1"]
 OFFLINE_AFTER_S = 5.0
+ADMIN_PASSWORD = "e2e-admin-password"  # `cctv run` creates `admin` with it on first start
 
 
 def write_config(tmp_path: Path, rtsp_port: int, control_port: int) -> Path:
@@ -67,15 +68,20 @@ kecamatan:
     return path
 
 
-def get_json(url: str):
-    with urllib.request.urlopen(url, timeout=5) as r:  # noqa: S310 - loopback only
+_openers: dict[str, urllib.request.OpenerDirector] = {}
+
+
+def get_json(url: str, base: str):
+    if base not in _openers:
+        _openers[base] = login_opener(base, "admin", ADMIN_PASSWORD)
+    with _openers[base].open(url, timeout=5) as r:
         return json.load(r)
 
 
 def cameras(base: str) -> dict[str, dict]:
     try:
-        return {c["path"]: c for c in get_json(f"{base}/api/cameras")}
-    except OSError:
+        return {c["path"]: c for c in get_json(f"{base}/api/cameras", base)}
+    except (OSError, PermissionError):
         return {}
 
 
@@ -91,7 +97,7 @@ def test_city_comes_online_and_follows_faults(tmp_path, sim_cache):
     cfg_path = write_config(tmp_path, rtsp_port, control_port)
     config = load_config(cfg_path)
     base = f"http://127.0.0.1:{web_port}"
-    env = {**os.environ, "CCTV_DATA_DIR": str(tmp_path / "data")}
+    env = {**os.environ, "CCTV_DATA_DIR": str(tmp_path / "data"), "CCTV_ADMIN_PASSWORD": ADMIN_PASSWORD}
     log = open(tmp_path / "run.log", "wb")  # noqa: SIM115 - kept open for the subprocess
     with SimulatorProcess(config, sim_cache, tmp_path / "truth.jsonl") as sim:
         run = subprocess.Popen(

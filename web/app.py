@@ -2,7 +2,8 @@
 
 Everything the views need comes from ``Services`` (stored under ``keys.SERVICES``); templates come from
 ``web/templates`` with autoescape on, static files from ``web/static`` (nothing from a CDN: control rooms are
-often offline). Middlewares, outermost first: the language (``?lang=`` → cookie), then the one error handler.
+often offline). Middlewares, outermost first: the language (``?lang=`` → cookie), the one error handler, then
+security (session, CSRF, login required: web/security.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from cctv.services import Services
 from web.errors import error_middleware
 from web.i18n import LANGS, lang_middleware, translate
 from web.keys import SERVICES, TIMEZONE, WEBSOCKETS
+from web.security import LIMITER, LoginLimiter, security_middleware
 from web.views import api, pages, snapshots, ws
+from web.views import auth as auth_views
 
 HERE = Path(__file__).parent
 
@@ -39,8 +42,9 @@ def camera_url(path: str) -> str:
 
 
 def create_app(services: Services) -> web.Application:
-    app = web.Application(middlewares=[lang_middleware, error_middleware])
+    app = web.Application(middlewares=[lang_middleware, error_middleware, security_middleware])
     app[SERVICES] = services
+    app[LIMITER] = LoginLimiter(services.clock, services.config.auth)
     app[TIMEZONE] = ZoneInfo(services.config.site.timezone)
     app[WEBSOCKETS] = weakref.WeakSet()
 
@@ -54,6 +58,7 @@ def create_app(services: Services) -> web.Application:
     )
     env.globals.update(t=_t, area_url=area_url, camera_url=camera_url, langs=LANGS)
 
+    app.add_routes(auth_views.routes)
     app.add_routes(pages.routes)
     app.add_routes(api.routes)
     app.add_routes(snapshots.routes)

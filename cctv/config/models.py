@@ -134,6 +134,38 @@ class Web(_Model):
     host: str = Field("127.0.0.1", description="Address the web server listens on.")
     port: int = Field(8080, ge=1, le=65535, description="TCP port of the web server.")
 
+class Auth(_Model):
+    session_lifetime_s: int = Field(
+        12 * 3600, ge=300, le=30 * 86400, description="A session ends this long after login, whatever happens."
+    )
+    idle_timeout_s: int = Field(
+        2 * 3600, ge=60, le=30 * 86400, description="A session ends after this long without a request."
+    )
+    cookie_secure: bool = Field(
+        False, description="Always mark the session cookie Secure (it is Secure anyway when the request came "
+        "over https, directly or as X-Forwarded-Proto from a proxy)."
+    )
+    max_failures: int = Field(
+        5, ge=1, le=100, description="Failed logins for one username before it is locked out for a while."
+    )
+    max_failures_per_ip: int = Field(
+        20, ge=1, le=10_000, description="Failed logins from one client address before it is locked out."
+    )
+    lockout_initial_s: float = Field(
+        30.0, ge=1, le=3600, description="First lockout; each further failure while locked out doubles it."
+    )
+    lockout_max_s: float = Field(3600.0, ge=1, le=86400, description="Cap of the doubling lockout.")
+    failure_window_s: float = Field(
+        900.0, ge=10, le=86400, description="Failures older than this are forgotten (a success forgets them too)."
+    )
+
+    @model_validator(mode="after")
+    def lockout_order(self) -> Auth:
+        if self.lockout_max_s < self.lockout_initial_s:
+            raise ValueError("lockout_max_s must be at least lockout_initial_s")
+        return self
+
+
 
 class Ingest(_Model):
     decode: DecodeMode = Field(
@@ -242,6 +274,7 @@ class Config(_Model):
     store: Store = Field(default_factory=Store, description="The database.")
     bus: Bus = Field(default_factory=Bus, description="The message bus.")
     web: Web = Field(default_factory=Web, description="The web server.")
+    auth: Auth = Field(default_factory=Auth, description="Logins, sessions and their limits.")
     ingest: Ingest = Field(default_factory=Ingest, description="Stream ingestion.")
     status: Status = Field(default_factory=Status, description="Status debounce.")
     checks: Checks = Field(default_factory=Checks, description="Thresholds of the picture checks.")

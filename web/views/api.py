@@ -8,14 +8,16 @@ from typing import Any
 
 from aiohttp import web
 
+from cctv.auth import Perm
 from web.errors import CctvError
 from web.views.common import (
+    area_cameras,
     area_json,
     area_or_404,
     camera_json,
     camera_or_404,
     int_param,
-    scope_of,
+    require,
     services,
     tr,
 )
@@ -31,12 +33,14 @@ routes = web.RouteTableDef()
 
 @routes.get("/api/cameras")
 async def cameras(request: web.Request) -> web.Response:
-    area = area_or_404(request, request.query.get("area", scope_of(request)))
-    return web.json_response([camera_json(c) for c in services(request).live.cameras(area.path)])
+    require(request, Perm.STATUS)
+    area = area_or_404(request, request.query.get("area", ""))
+    return web.json_response([camera_json(c) for c in area_cameras(request, area)])
 
 
 @routes.get(f"/api/cameras/{CAMERA_PATH}/intervals")
 async def camera_intervals(request: web.Request) -> web.Response:
+    require(request, Perm.STATUS)
     cam = camera_or_404(request, request.match_info["path"])
     since_ms = int_param(request, "since_ms", None, 0, MAX_MS)
     until_ms = int_param(request, "until_ms", None, 0, MAX_MS)
@@ -50,19 +54,23 @@ async def camera_intervals(request: web.Request) -> web.Response:
 
 @routes.get(f"/api/cameras/{CAMERA_PATH}")
 async def camera(request: web.Request) -> web.Response:
+    who = require(request, Perm.STATUS)
     cam = camera_or_404(request, request.match_info["path"])
     body = camera_json(cam)
-    body["url_redacted"] = cam.site.url_redacted
+    if who.can(Perm.STATS):  # the host of a camera is for those who fix it
+        body["url_redacted"] = cam.site.url_redacted
     return web.json_response(body)
 
 
 @routes.get("/api/areas")
 async def city(request: web.Request) -> web.Response:
-    return web.json_response(area_json(request, area_or_404(request, scope_of(request))))
+    require(request, Perm.STATUS)
+    return web.json_response(area_json(request, area_or_404(request, "")))
 
 
 @routes.get("/api/areas/{path:.*}")
 async def area(request: web.Request) -> web.Response:
+    require(request, Perm.STATUS)
     return web.json_response(area_json(request, area_or_404(request, request.match_info["path"])))
 
 

@@ -1,7 +1,10 @@
 """What every view shares: the services, the caller's scope, lookups that 404, parameters that 400, rendering.
 
 Every lookup of an area or a camera goes through :func:`area_or_404` / :func:`camera_or_404`, and every
-listing through :func:`scope_of`, so that access control (a later issue) plugs in here and nowhere else.
+listing through :func:`scope_of`: access control plugs in here. A view first calls :func:`require` (role →
+403, the same for every path), then looks up (out of scope → 404, as if it did not exist). The city ("") of a
+user scoped below it is a view of their scope roots only: its children are the roots, its counts are over
+in-scope cameras (see docs/auth.md).
 """
 
 from __future__ import annotations
@@ -11,12 +14,15 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from cctv.auth import NO_SCOPE, Perm, Principal, Scope
 from cctv.live import CameraLive
+from cctv.rollup import Counts, count_states
 from cctv.services import Services
 from cctv.sites import Area, normalize
 from web.errors import CctvError
 from web.i18n import format_duration, format_ms, iso_utc, lang_of, reason_text, translate
 from web.keys import SERVICES, TIMEZONE
+from web.security import csrf_token, principal_of
 
 STATE_ORDER = {"offline": 0, "degraded": 1, "online": 2}
 
@@ -25,9 +31,54 @@ def services(request: web.Request) -> Services:
     return request.app[SERVICES]
 
 
-def scope_of(request: web.Request) -> str:
-    """The area path the caller may see. "" (the whole city) until users and roles exist."""
-    return ""
+def scope_of(request: web.Request) -> Scope:
+    """The areas the caller may see (nothing without a login)."""
+    p = principal_of(request)
+    return p.scope if p is not None else NO_SCOPE
+
+
+def require(request: web.Request, perm: Perm) -> Principal:
+    """The caller, if their role has ``perm``; otherwise a 403 (401 without a login)."""
+    p = principal_of(request)
+    if p is None:
+        raise CctvError(401, tr(request, "error.401"), tr(request, "error.401.detail"))
+    if not p.can(perm):
+        raise CctvError(403, tr(request, "error.403"), tr(request, "error.403.detail"))
+    return p
+
+
+def scoped_city(request: web.Request) -> Area:
+    """The city as the caller sees it: itself for a city-wide scope, else a view over the scope roots."""
+    sites = services(request).sites
+    scope = scope_of(request)
+    city = sites.city
+    if scope.is_city:
+        return city
+    roots = tuple(r for r in scope.roots if sites.has_area(r))
+    cams = tuple(c for r in roots for c in sites.area(r).cameras)
+    return Area(city.path, city.slug, city.name, city.level, None, roots, cams)
+
+
+def area_cameras(request: web.Request, area: Area) -> list[CameraLive]:
+    """The live cameras of ``area`` (as returned by area_or_404, so already cut to the scope)."""
+    live = services(request).live
+    out = []
+    for p in area.cameras:
+        try:
+            out.append(live.camera(p))
+        except KeyError:
+            continue
+    return out
+
+
+def area_counts(request: web.Request, area: Area) -> Counts:
+    return count_states((c.state, c.reason, c.motion) for c in area_cameras(request, area))
+
+
+def visible_breadcrumbs(request: web.Request, path: str) -> list[Area]:
+    """The trail above a page, without the areas above the caller's scope (the city stays)."""
+    scope = scope_of(request)
+    return [a for a in services(request).sites.breadcrumbs(path) if a.path == "" or scope.covers(a.path)]
 
 
 def tr(request: web.Request, key: str, **fmt: object) -> str:
@@ -38,7 +89,10 @@ def area_or_404(request: web.Request, path: str) -> Area:
     """The area at ``path`` if it exists and lies within the caller's scope; otherwise a 404."""
     sites = services(request).sites
     path = normalize(path)
-    if not sites.has_area(path) or not sites.is_within(path, scope_of(request)):
+    scope = scope_of(request)
+    if path == "" and not scope.empty:
+        return scoped_city(request)
+    if not sites.has_area(path) or not scope.covers(path):
         raise CctvError(404, tr(request, "error.404"), tr(request, "error.unknown_area", path=path))
     return sites.area(path)
 
@@ -47,7 +101,7 @@ def camera_or_404(request: web.Request, path: str) -> CameraLive:
     """The live camera at ``path`` if it exists, is enabled and lies within the caller's scope."""
     svc = services(request)
     path = normalize(path)
-    if not svc.sites.is_within(path, scope_of(request)):
+    if not scope_of(request).covers(path):
         raise CctvError(404, tr(request, "error.404"), tr(request, "error.unknown_camera", path=path))
     try:
         return svc.live.camera(path)
@@ -94,7 +148,7 @@ def area_json(request: web.Request, area: Area) -> dict[str, Any]:
         "name": area.name,
         "level": area.level,
         "parent": area.parent,
-        "counts": live.counts(area.path).as_dict(),
+        "counts": area_counts(request, area).as_dict(),
         "children": [
             {
                 "path": child,
@@ -134,5 +188,7 @@ def render(request: web.Request, template: str, context: dict[str, Any], status:
         "lang": lang_of(request),
         "site_name": svc.config.site.name,
         "request_path": request.path,
+        "current_user": (p := principal_of(request)) and p.username,
+        "csrf_token": csrf_token(request),
     }
     return aiohttp_jinja2.render_template(template, request, {**base, **context}, status=status)

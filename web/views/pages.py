@@ -16,17 +16,22 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from cctv.auth import Perm
 from cctv.messages import StreamStats
 from cctv.store import Interval
 from web.i18n import format_duration, format_ms, lang_of, reason_text, translate
 from web.keys import TIMEZONE
 from web.views.common import (
+    area_cameras,
+    area_counts,
     area_or_404,
     attention_order,
     camera_or_404,
     render,
+    require,
     services,
     tile,
+    visible_breadcrumbs,
 )
 
 GRID_CAP = 64  # tiles on the city page; the child areas' pages show the rest
@@ -51,9 +56,10 @@ async def area_page(request: web.Request) -> web.Response:
 
 
 def _area_page(request: web.Request, path: str) -> web.Response:
+    who = require(request, Perm.STATUS)
     area = area_or_404(request, path)
     svc = services(request)
-    cams = svc.live.cameras(area.path)
+    cams = area_cameras(request, area)
     ordered = attention_order(cams)
     capped = area.level == "city" and len(ordered) > GRID_CAP
     if capped:
@@ -70,10 +76,11 @@ def _area_page(request: web.Request, path: str) -> web.Response:
     context = {
         "area": area,
         "level_label": translate(f"level.{area.level}", lang_of(request)),
-        "breadcrumbs": _crumbs(svc.sites.breadcrumbs(area.path)),
-        "counts": svc.live.counts(area.path).as_dict(),
+        "breadcrumbs": _crumbs(visible_breadcrumbs(request, area.path)),
+        "counts": area_counts(request, area).as_dict(),
         "children": children,
-        "tiles": [tile(request, c) for c in ordered],
+        "tiles": [tile(request, c) for c in ordered] if who.can(Perm.LIVE) else [],
+        "show_wall": who.can(Perm.LIVE),
         "total_cameras": len(cams),
         "capped": capped,
         "grid_cap": GRID_CAP,
@@ -83,6 +90,7 @@ def _area_page(request: web.Request, path: str) -> web.Response:
 
 @routes.get("/camera/{path:.*}", name="camera")
 async def camera_page(request: web.Request) -> web.Response:
+    require(request, Perm.LIVE)
     cam = camera_or_404(request, request.match_info["path"])
     svc = services(request)
     lang = lang_of(request)
@@ -93,7 +101,7 @@ async def camera_page(request: web.Request) -> web.Response:
     availability = await svc.store.aread(svc.store.availability, cam.path, since, now)
     context = {
         "cam": tile(request, cam),
-        "breadcrumbs": _crumbs(svc.sites.breadcrumbs(cam.path)),
+        "breadcrumbs": _crumbs(visible_breadcrumbs(request, cam.path)),
         "stats": _stats(cam.stats, tz, lang),
         "motion_score": cam.motion_score,
         "url_redacted": cam.site.url_redacted,

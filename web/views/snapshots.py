@@ -6,14 +6,16 @@ import asyncio
 
 from aiohttp import web
 
+from cctv.auth import Perm
 from web.errors import CctvError
-from web.views.common import camera_or_404, services, tr
+from web.views.common import camera_or_404, require, services, tr
 
 routes = web.RouteTableDef()
 
 
 @routes.get("/snapshot/{path:[^/]+/[^/]+/[^/]+/[^/]+}.jpg")
 async def snapshot(request: web.Request) -> web.Response:
+    require(request, Perm.LIVE)
     cam = camera_or_404(request, request.match_info["path"])
     # The store reads its disk mirror the first time after a restart: keep that off the event loop.
     snap = await asyncio.to_thread(services(request).snapshots.get, cam.path)

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, web
 
+from cctv.auth import Perm, Scope
 from cctv.bus import Subscription
 from cctv.messages import (
     TOPIC_MOTION,
@@ -23,11 +24,12 @@ from cctv.messages import (
     SnapshotReady,
     StatusChange,
 )
+from cctv.rollup import Counts
 from cctv.services import Services
 from cctv.sites import Area, is_within
 from web.i18n import format_ms, iso_utc, lang_of, reason_text, translate
 from web.keys import TIMEZONE, WEBSOCKETS
-from web.views.common import area_or_404, services
+from web.views.common import area_counts, area_or_404, require, scope_of, services
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,8 @@ routes = web.RouteTableDef()
 
 @routes.get("/ws")
 async def websocket(request: web.Request) -> web.WebSocketResponse:
-    area = area_or_404(request, request.query.get("area", ""))  # unknown area: 404 before the upgrade
+    require(request, Perm.LIVE)  # no login: 401, a role without live pictures: 403, before the upgrade
+    area = area_or_404(request, request.query.get("area", ""))  # unknown or out of scope: 404
     svc = services(request)
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S)
     await ws.prepare(request)
@@ -47,8 +50,8 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     sub = svc.bus.subscribe(TOPIC_STATUS, TOPIC_SNAPSHOT, TOPIC_MOTION, maxlen=QUEUE)
     pump: asyncio.Task[None] | None = None
     try:
-        await ws.send_json({"type": "hello", "area": area.path, "counts": svc.live.counts(area.path).as_dict()})
-        fmt = _Formatter(request, svc, area)
+        fmt = _Formatter(request, svc, area, scope_of(request))
+        await ws.send_json({"type": "hello", "area": area.path, "counts": fmt.counts().as_dict()})
         pump = asyncio.create_task(_forward(ws, sub, fmt))
         async for _ in ws:  # the page sends nothing we act on; this ends when the socket closes
             pass
@@ -80,16 +83,17 @@ async def _forward(ws: web.WebSocketResponse, sub: Subscription, fmt: _Formatter
 class _Formatter:
     """Turns bus messages into the socket's JSON, dropping cameras outside the subscribed area."""
 
-    def __init__(self, request: web.Request, svc: Services, area: Area) -> None:
+    def __init__(self, request: web.Request, svc: Services, area: Area, scope: Scope) -> None:
         self.svc = svc
         self.area = area
+        self.scope = scope  # checked on every message: nothing about a camera outside it is ever sent
+        self.request = request
         self.lang = lang_of(request)
         self.tz = request.app[TIMEZONE]
-        self.depth = 0 if area.path == "" else area.path.count("/") + 1
 
     def message(self, topic: str, m: Any) -> dict[str, Any] | None:
         camera = getattr(m, "camera", None)
-        if not isinstance(camera, str) or not is_within(camera, self.area.path):
+        if not isinstance(camera, str) or not is_within(camera, self.area.path) or not self.scope.covers(camera):
             return None
         if topic == TOPIC_STATUS and isinstance(m, StatusChange):
             return self.status(m)
@@ -99,13 +103,16 @@ class _Formatter:
             return {"type": "motion", "camera": m.camera, "motion": m.motion, "score": m.score, "t_ms": m.t_ms}
         return None
 
+    def counts(self) -> Counts:
+        return area_counts(self.request, self.area)
+
     def status(self, m: StatusChange) -> dict[str, Any]:
         live = self.svc.live
         child_counts = {}
-        if self.area.children:  # only the child that holds the camera changed
-            child = "/".join(m.camera.split("/")[: self.depth + 1])
-            if child in self.area.children:
+        for child in self.area.children:  # only the child that holds the camera changed
+            if is_within(m.camera, child):
                 child_counts[child] = live.counts(child).as_dict()
+                break
         state = str(m.state)
         return {
             "type": "status",
@@ -117,7 +124,7 @@ class _Formatter:
             "state_label": translate(f"state.{state}", self.lang),
             "reason_text": reason_text(state, m.reason, self.lang),
             "since_text": format_ms(m.since_ms, self.tz, self.lang),
-            "counts": live.counts(self.area.path).as_dict(),
+            "counts": self.counts().as_dict(),
             "child_counts": child_counts,
         }
 

@@ -1,0 +1,188 @@
+"""The RBAC matrix: every role × every route (pages, API, WebSocket, snapshots) × in and out of scope.
+
+Each account is scoped to one kelurahan (Paal Lima). A role without the route's permission gets 403 whatever
+the path (so a 403 tells nothing about what exists); with it, in scope is 200 and out of scope is 404, as if
+the area or camera did not exist. No response body ever names anything outside the scope.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+import pytest
+
+from cctv.messages import TOPIC_SNAPSHOT, SnapshotReady, State
+from cctv.services import Services
+from tests.test_web import CAM1, CAM2, CAM3, CAM4, CAM5, T0, jpeg, set_status
+from web.app import create_app
+
+SCOPE = "kota-baru/paal-lima"
+IN = {"kec": None, "kel": SCOPE, "rt": "kota-baru/paal-lima/rt-07", "cam": CAM1}
+OUT = {"kec": "telanaipura", "kel": "kota-baru/simpang-tiga-sipin", "rt": "telanaipura/pematang-sulur/rt-03",
+       "cam": CAM4}
+# names and slugs that exist only outside the scope
+OUTSIDE = ("Telanaipura", "telanaipura", "Pematang Sulur", "pematang-sulur", "Simpang III Sipin",
+           "simpang-tiga-sipin", "Lapangan", "Jembatan", "rt-01", "rt-03")
+
+ROLES = ("admin", "operator", "technician", "police", "viewer")
+LIVE_ROLES = {"admin", "operator", "technician", "viewer"}
+
+# (route template, what it needs: "status" or "live", kind of object)
+ROUTES = [
+    ("/area/{kel}", "status", "kel"),
+    ("/area/{rt}", "status", "rt"),
+    ("/camera/{cam}", "live", "cam"),
+    ("/api/cameras?area={kel}", "status", "kel"),
+    ("/api/cameras/{cam}", "status", "cam"),
+    ("/api/cameras/{cam}/intervals", "status", "cam"),
+    ("/api/areas/{kel}", "status", "kel"),
+    ("/api/areas/{rt}", "status", "rt"),
+    ("/snapshot/{cam}.jpg", "live", "cam"),
+]
+OUT_ONLY = [  # areas above the scope are out of scope too
+    ("/area/kota-baru", "status"),
+    ("/api/areas/kota-baru", "status"),
+    ("/api/cameras?area=kota-baru", "status"),
+    ("/area/telanaipura", "status"),
+]
+UNSCOPED = ["/", "/api/areas", "/api/cameras"]  # the city: cut down to the scope
+
+
+@pytest.fixture
+def city(web_services: Services) -> Services:
+    svc = web_services
+    svc.clock.advance(60)
+    for cam in (CAM1, CAM2, CAM4, CAM5):
+        set_status(svc, cam, State.ONLINE)
+    set_status(svc, CAM3, State.OFFLINE, "timeout")
+    for cam in (CAM1, CAM4, CAM5):
+        svc.snapshots.put(cam, jpeg(), T0)
+    return svc
+
+
+def expected(role: str, need: str, in_scope: bool) -> int:
+    if need == "live" and role not in LIVE_ROLES:
+        return 403
+    return 200 if in_scope else 404
+
+
+def assert_no_leak(body: str, where: str) -> None:
+    for word in OUTSIDE:
+        assert word not in body, f"{word!r} leaked in {where}"
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_matrix(role: str, city: Services, client_as: Any) -> None:
+    client = await client_as(role, SCOPE)
+    for template, need, kind in ROUTES:
+        for in_scope, paths in ((True, IN), (False, OUT)):
+            url = template.format(**{kind: paths[kind]})
+            r = await client.get(url, allow_redirects=False)
+            want = expected(role, need, in_scope)
+            assert r.status == want, f"{role} GET {url}: {r.status}, expected {want}"
+            body = await r.text() if r.content_type != "image/jpeg" else ""
+            if r.status == 404:  # exactly what a path that does not exist gets (the request is echoed)
+                real = paths[kind]
+                fake = "/".join(f"zz{i}" for i in range(real.count("/") + 1))
+                other = await (await client.get(template.format(**{kind: fake}))).text()
+                assert body.replace(real, "P") == other.replace(fake, "P"), f"{role} GET {url}"
+            else:
+                assert_no_leak(body, f"{role} GET {url}")
+    for url, need in OUT_ONLY:
+        r = await client.get(url)
+        assert r.status == expected(role, need, False), f"{role} GET {url}"
+        body = await r.text()
+        assert "Kota Baru" not in body and "Telanaipura" not in body and "Paal Lima" not in body
+    for url in UNSCOPED:
+        r = await client.get(url)
+        assert r.status == 200, f"{role} GET {url}"
+        assert_no_leak(await r.text(), f"{role} GET {url}")
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_city_is_cut_to_the_scope(role: str, city: Services, client_as: Any) -> None:
+    client = await client_as(role, SCOPE)
+    body = await (await client.get("/api/areas")).json()
+    assert body["path"] == "" and [c["path"] for c in body["children"]] == [SCOPE]
+    assert body["counts"]["total"] == 3 and body["counts"]["offline"] == 1  # CAM1-3 only
+    cams = [c["path"] for c in await (await client.get("/api/cameras")).json()]
+    assert cams == [CAM1, CAM2, CAM3]
+    html = await (await client.get("/")).text()
+    assert "Paal Lima" in html and "Kota Baru" not in html
+    assert 'data-k="total">3<' in html
+    assert ("/snapshot/" in html) == (role in LIVE_ROLES)  # police: no wall
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_websocket(role: str, city: Services, client_as: Any) -> None:
+    client = await client_as(role, SCOPE)
+    if role not in LIVE_ROLES:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as exc:
+            await client.ws_connect("/ws")
+        assert exc.value.status == 403
+        return
+    for area in ("telanaipura", "kota-baru", "kota-baru/simpang-tiga-sipin"):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as exc:
+            await client.ws_connect(f"/ws?area={area}")
+        assert exc.value.status == 404
+    for area in ("", SCOPE):
+        async with client.ws_connect(f"/ws?area={area}") as ws:
+            hello = await asyncio.wait_for(ws.receive_json(), 5)
+            assert hello["counts"]["total"] == 3
+            set_status(city, CAM5, State.OFFLINE, "timeout")  # outside: never sent
+            set_status(city, CAM4, State.OFFLINE, "timeout")
+            city.bus.publish(TOPIC_SNAPSHOT, SnapshotReady(CAM4, T0))
+            set_status(city, CAM2, State.DEGRADED, "black")
+            msg = await asyncio.wait_for(ws.receive_json(), 5)
+            assert msg["camera"] == CAM2 and msg["counts"]["total"] == 3
+            assert_no_leak(json.dumps(msg), f"ws {area!r}")
+            set_status(city, CAM5, State.ONLINE)
+            set_status(city, CAM4, State.ONLINE)
+            set_status(city, CAM2, State.ONLINE)
+            msg = await asyncio.wait_for(ws.receive_json(), 5)
+            assert msg["camera"] == CAM2
+
+
+async def test_city_wide_admin_sees_everything(city: Services, web_client: Any) -> None:
+    for url in ("/area/telanaipura", f"/camera/{CAM5}", f"/snapshot/{CAM5}.jpg", "/api/areas/kota-baru"):
+        assert (await web_client.get(url)).status == 200, url
+    body = await (await web_client.get("/api/areas")).json()
+    assert [c["path"] for c in body["children"]] == ["kota-baru", "telanaipura"]
+
+
+async def test_several_scopes(city: Services, client_as: Any) -> None:
+    client = await client_as("operator", "kota-baru/simpang-tiga-sipin", "telanaipura/pematang-sulur/rt-03")
+    body = await (await client.get("/api/areas")).json()
+    assert [c["path"] for c in body["children"]] == ["kota-baru/simpang-tiga-sipin",
+                                                    "telanaipura/pematang-sulur/rt-03"]
+    assert [c["path"] for c in await (await client.get("/api/cameras")).json()] == [CAM4, CAM5]
+    assert (await client.get(f"/camera/{CAM1}")).status == 404
+    assert (await client.get(f"/camera/{CAM5}")).status == 200
+
+
+async def test_unauthenticated_matrix(city: Services, anon_client: Any) -> None:
+    for template, _need, kind in ROUTES:
+        for paths in (IN, OUT):
+            url = template.format(**{kind: paths[kind]})
+            r = await anon_client.get(url, allow_redirects=False)
+            if url.startswith(("/api/", "/snapshot/")):
+                assert r.status == 401, url
+            else:
+                assert r.status == 302 and r.headers["Location"].startswith("/login"), url
+            assert_no_leak(await r.text(), url)
+    with pytest.raises(aiohttp.WSServerHandshakeError) as exc:
+        await anon_client.ws_connect(f"/ws?area={SCOPE}")
+    assert exc.value.status == 401
+
+
+def test_every_route_is_in_the_matrix(web_services: Services) -> None:
+    """A new route must be added to ROUTES (or to the public list) before this passes."""
+    app = create_app(web_services)
+    seen = {r.canonical for r in app.router.resources()}
+    covered = {"/", "/area/{path}", "/camera/{path}", "/api/cameras", "/api/cameras/{path}",
+               "/api/cameras/{path}/intervals", "/api/areas", "/api/areas/{path}", "/snapshot/{path}.jpg",
+               "/ws", "/healthz", "/login", "/logout", "/static"}
+    assert seen == covered, f"routes not in the RBAC matrix: {seen - covered}"
