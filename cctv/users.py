@@ -220,7 +220,8 @@ def ensure_admin(accounts: Accounts, now_ms: int, *, env: dict[str, str] | None 
     if audit is not None:
         audit(now_ms, "system", "user.add", "admin", {"role": "admin", "scopes": ["/"], "first_start": True})
     if generated:
-        out(f"Created the first account: user 'admin', password {password} (shown once; change it)")
+        out(f"Created the first account: user 'admin', password {password} (shown once: keep it; "
+            "`cctv user add` makes more accounts)")
     else:
         out(f"Created the first account: user 'admin' with the password from ${ADMIN_ENV}")
     return True
