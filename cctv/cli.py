@@ -147,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.set_defaults(func=cmd_db)
 
     from cctv.config.cli import register as register_config
+    from streams.analyze import register as register_analyze
     from streams.sim.cli import register as register_sim
 
     register_config(sub)
@@ -154,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_users(sub)
     register_sim(sub)
+    register_analyze(sub)
     return parser
 
 

@@ -32,10 +32,19 @@ class Reason(StrEnum):
     ERROR = "error"  # anything else; the worker's log has the traceback
     BLACK = "black"
     FROZEN = "frozen"
+    COVERED = "covered"  # lens covered: no texture
+    BLURRED = "blurred"  # sharpness far below the camera's own baseline
+    MOVED = "moved"  # the view no longer matches the camera's learned reference
+    LOW_FPS = "low_fps"  # packets arrive well below the expected frame rate
+    DARK = "dark"  # night-level picture: informational, degrades only with checks.dark_degrades
 
 
 # Degraded reasons, most serious first: when several checks fire the first one names the state.
-DEGRADED_PRIORITY: tuple[str, ...] = (Reason.BLACK, Reason.FROZEN)
+# Covered and black hide everything (likely tampering); moved and blurred still show a picture, of the wrong
+# place or without detail; frozen shows a stale one; low fps and dark still show the live scene.
+DEGRADED_PRIORITY: tuple[str, ...] = (
+    Reason.COVERED, Reason.BLACK, Reason.MOVED, Reason.BLURRED, Reason.FROZEN, Reason.LOW_FPS, Reason.DARK,
+)
 
 
 @dataclass(frozen=True, slots=True)

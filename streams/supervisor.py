@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cctv.analysis.analyzer import CheckParams
+from cctv.analysis.analyzer import CheckParams, polygons
 from cctv.channel import DropOldestChannel
 from cctv.clock import Clock
-from cctv.config.models import Config
+from cctv.config.models import Camera, Config
 from cctv.sites import CameraSite, Sites
 from cctv.snapshots import SnapshotStore
 from streams.opener import OpenParams, PyAVRtspOpener, StreamOpener
@@ -37,17 +37,27 @@ def worker_params(config: Config, decode: str | None = None) -> WorkerParams:
     )
 
 
-def check_params(config: Config) -> CheckParams:
+def check_params(config: Config, camera: Camera | None = None) -> CheckParams:
+    """The checks' parameters for ``camera`` (its masks and expected fps), or the site defaults."""
     c = config.checks
+    fields = {name: getattr(c, name) for name in type(c).model_fields if name in CheckParams.__dataclass_fields__}
     return CheckParams(
         analysis_width=config.ingest.analysis_width,
-        black_luma_max=c.black_luma_max,
-        black_std_max=c.black_std_max,
-        frozen_diff_max=c.frozen_diff_max,
-        frozen_after_s=c.frozen_after_s,
-        motion_pixel_delta=c.motion_pixel_delta,
-        motion_min_area_pct=c.motion_min_area_pct,
+        masks=polygons(camera.masks) if camera is not None else (),
+        expected_fps=(camera.expected_fps or 0.0) if camera is not None else 0.0,
+        **fields,
     )
+
+
+def config_cameras(config: Config) -> dict[str, Camera]:
+    """Every camera of the config by its path (the Camera model carries the per-camera check settings)."""
+    return {
+        f"{k.slug}/{kl.slug}/{rt.slug}/{cam.slug}": cam
+        for k in config.kecamatan
+        for kl in k.kelurahan
+        for rt in kl.rt
+        for cam in rt.cameras
+    }
 
 
 class Supervisor:
@@ -62,11 +72,12 @@ class Supervisor:
         recorder_for: Callable[[CameraSite], SegmentRecorder | None] | None = None,
     ) -> None:
         opener = opener or PyAVRtspOpener()
-        checks = check_params(config)
+        models = config_cameras(config)
         self.out = out
         self.workers: dict[str, CameraWorker] = {
             cam.path: CameraWorker(
-                cam.path, cam.url, opener, worker_params(config, cam.decode), checks, out, snapshots, clock,
+                cam.path, cam.url, opener, worker_params(config, cam.decode),
+                check_params(config, models.get(cam.path)), out, snapshots, clock,
                 recorder_for(cam) if recorder_for is not None else None,
             )
             for cam in sites.cameras

@@ -144,6 +144,7 @@ class CameraWorker:
                 mono, ms = self.clock.monotonic(), self.clock.now_ms()
                 pts_s = float(packet.pts * time_base) if packet.pts is not None and time_base else None
                 self.stats.on_packet(mono, ms, packet.size, packet.is_keyframe, pts_s)
+                self.analyzer.note_packet(pts_s if pts_s is not None else mono)  # low-fps check
                 if self._wants_decode(packet, mono):
                     self._decode(video, packet, mono, ms)
                 if self.recorder is not None:  # after decoding: muxing rescales the packet's timestamps

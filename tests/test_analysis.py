@@ -1,76 +1,51 @@
-"""The first checks (motion score, black, frozen) on generated frames. Pure, no I/O."""
+"""The Analyzer as the worker drives it: samples over time, reset, baselines kept, masks from config."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from cctv.analysis.analyzer import Analyzer, CheckParams
-from cctv.analysis.health import FrozenTracker, is_black, luma_stats
-from cctv.analysis.motion import motion_score
-from tests.clips import noisy_scene, textured
+from cctv.analysis.analyzer import Analyzer, CheckParams, polygons
+from cctv.analysis.baseline import Baseline, Onset
+from cctv.messages import Reason
+from tests.test_health import run, scene
 
 
-def frames(n: int, seed: int = 1) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    bg = textured(seed)
-    return [noisy_scene(i * 20, rng, bg) for i in range(n)]
+def test_onset_and_baseline_run_on_sample_time():
+    on = Onset(4)
+    assert [on.update(t, c) for t, c in [(0, True), (2, True), (4, True), (5, False), (6, True)]] == [
+        False, False, True, False, False]
+    b = Baseline(warmup_s=4, tau_s=100, median=True)
+    for t, x in [(0, 1.0), (2, 100.0), (4, 1.0)]:
+        b.update(t, x)
+    assert b.ready and b.value == 1.0  # the median ignores what passed by during the warm-up
+    b.update(104, 2.0)
+    assert 1.5 < b.value < 2.0
 
 
-def test_noise_alone_is_not_motion_but_a_moving_block_is():
-    rng = np.random.default_rng(0)
-    bg = textured(0)
-    a = np.clip(bg.astype(np.int16) + rng.integers(-6, 7, bg.shape), 0, 255).astype(np.uint8)
-    b = np.clip(bg.astype(np.int16) + rng.integers(-6, 7, bg.shape), 0, 255).astype(np.uint8)
-    assert motion_score(a, b, 25) < 0.1
-    c = b.copy()
-    c[100:200, 100:220] = 250
-    assert motion_score(a, c, 25) > 3.0
+def test_sample_fields_and_motion_meaning():
+    an = Analyzer("cam", CheckParams())
+    frames = [scene(1, i=i) for i in range(4)]
+    frames[3] = frames[3].copy()
+    frames[3][100:220, 200:300] = 250  # something arrives
+    samples = [an.analyse(f, i * 2.0, 1000 + i) for i, f in enumerate(frames)]
+    assert samples[0].frozen_diff is None and samples[1].frozen_diff is not None
+    assert not any(s.motion for s in samples[:3]) and samples[3].motion
+    assert set(an.health) >= {"luma", "contrast", "texture", "sharpness_ratio", "view_corr", "changed_pct", "fps"}
 
 
-def test_a_global_brightness_step_is_not_motion():
-    bg = textured(3)
-    brighter = np.clip(bg.astype(np.int16) + 40, 0, 255).astype(np.uint8)
-    assert motion_score(bg, brighter, 25) < 1.0
+def test_reset_keeps_what_was_learned_about_the_camera():
+    an = Analyzer("cam", CheckParams())
+    run(an, [scene(1, i=i) for i in range(8)])
+    an.reset()
+    import cv2
+
+    flags = run(an, [cv2.GaussianBlur(scene(1, i=i), (0, 0), 6) for i in range(3)], t0=100)
+    assert Reason.BLURRED in flags[-1]  # the baseline survived the reconnect
 
 
-def test_black_needs_dark_and_flat():
-    assert is_black(luma_stats(np.full((90, 160), 3, np.uint8)), 20, 8)
-    night = np.full((90, 160), 12, np.uint8)
-    night[10:30, 10:40] = 230  # street lights
-    assert not is_black(luma_stats(night), 20, 8)
-    assert not is_black(luma_stats(textured(0)), 20, 8)
-
-
-def test_frozen_needs_a_run_not_a_single_repeat():
-    tr = FrozenTracker(diff_max=0.15, after_s=10)
-    assert not tr.update(0, 0.0)
-    assert not tr.update(2, 3.0)  # a changed picture restarts the run
-    assert not tr.update(4, 0.0)
-    assert not tr.update(12, 0.0)
-    assert tr.update(14, 0.0)
-    assert not tr.update(16, 2.0)
-
-
-def test_analyzer_flags_black_and_frozen_over_time():
-    an = Analyzer("c", CheckParams(frozen_after_s=6))
-    moving = frames(5)
-    for i, f in enumerate(moving):
-        s = an.analyse(f, i * 2.0, i * 2000)
-        assert s.flags == frozenset()
-    assert s.motion  # the block moved 40 px between samples
-    still = moving[-1]
-    flagged = [an.analyse(still, 10 + i * 2.0, 0).flags for i in range(6)]
-    assert flagged[:3] == [frozenset()] * 3 and flagged[-1] == frozenset({"frozen"})
-    black = np.zeros_like(still)
-    assert an.analyse(black, 30, 0).flags == frozenset({"black"})
-
-
-def test_samples_hold_plain_python_values_for_json():
-    import json
-
-    an = Analyzer("c", CheckParams())
-    fs = frames(3)
-    for i, f in enumerate(fs):
-        s = an.analyse(f, i * 2.0, i * 2000)
-    assert type(s.motion) is bool and type(s.motion_score) is float
-    json.dumps({"motion": s.motion, "score": s.motion_score, "luma": s.luma_mean, "diff": s.frozen_diff})
+def test_config_masks_reach_the_checks():
+    masks = polygons([[[0, 0], [1, 0], [1, 0.5]]])
+    an = Analyzer("cam", CheckParams(masks=masks))
+    keep = an._masks.get((90, 160))
+    assert keep is not None and 0.2 < float((keep == 0).mean()) < 0.3
+    assert isinstance(np.asarray(masks), np.ndarray)

@@ -41,6 +41,15 @@ class SimCamera(_Model):
     state: SimState = Field("normal", description="State the simulated camera starts in.")
 
 
+Point = Annotated[
+    list[Annotated[float, Field(ge=0, le=1)]],
+    Field(min_length=2, max_length=2, description="[x, y] in 0..1 of the picture's width and height."),
+]
+Mask = Annotated[
+    list[Point], Field(min_length=3, max_length=64, description="A polygon of 3-64 points.")
+]
+
+
 class Camera(_Model):
     slug: Slug
     name: str = Field(..., min_length=1, max_length=120, description="Human name shown on tiles and pages.")
@@ -61,6 +70,15 @@ class Camera(_Model):
     )
     sim: SimCamera | None = Field(
         None, description="How the simulator serves this camera; absent for real cameras."
+    )
+    masks: list[Mask] = Field(
+        default_factory=list, max_length=32,
+        description="Areas the motion and frozen checks ignore (an on-screen clock, swaying trees): polygons of "
+        "[x, y] points in 0..1 of the picture's width and height.",
+    )
+    expected_fps: float | None = Field(
+        None, gt=0, le=120, description="Frame rate the camera is configured for; empty: learned from the "
+        "stream (the highest rate seen). Below checks.low_fps_ratio of it the camera is low_fps.",
     )
 
     @field_validator("url")
@@ -134,6 +152,7 @@ class Web(_Model):
     host: str = Field("127.0.0.1", description="Address the web server listens on.")
     port: int = Field(8080, ge=1, le=65535, description="TCP port of the web server.")
 
+
 class Auth(_Model):
     session_lifetime_s: int = Field(
         12 * 3600, ge=300, le=30 * 86400, description="A session ends this long after login, whatever happens."
@@ -164,7 +183,6 @@ class Auth(_Model):
         if self.lockout_max_s < self.lockout_initial_s:
             raise ValueError("lockout_max_s must be at least lockout_initial_s")
         return self
-
 
 
 class Ingest(_Model):
@@ -207,24 +225,86 @@ class Status(_Model):
 
 
 class Checks(_Model):
+    """Thresholds of the picture checks (docs/analysis.md gives the figures behind each default)."""
+
     black_luma_max: float = Field(
-        20.0, ge=0, le=255, description="Mean luma (0-255) at or below which a picture may be black."
+        20.0, ge=0, le=255, description="Mean luma (0-255, inside any letterbox/pillarbox bars) at or below "
+        "which a flat picture is black.",
     )
     black_std_max: float = Field(
-        8.0, ge=0, le=128, description="Luma standard deviation at or below which a dark picture is black."
+        3.0, ge=0, le=128, description="Luma standard deviation at or below which a dark picture is black "
+        "(flat); a darker-than-this-flat night picture is 'dark' instead.",
     )
-    frozen_diff_max: float = Field(
-        0.15, ge=0, le=50, description="Mean absolute difference (0-255) between two samples below which "
-        "the picture did not change.",
+    dark_luma_max: float = Field(
+        35.0, ge=0, le=255, description="Mean luma at or below which a picture that is not black is 'dark' "
+        "(night level). Informational unless dark_degrades.",
+    )
+    dark_degrades: bool = Field(
+        False, description="Whether a dark picture degrades the camera. Off: night is not a fault.",
+    )
+    covered_std_max: float = Field(
+        5.5, ge=0, le=128, description="Luma standard deviation at or below which a picture with no texture "
+        "counts as a covered lens.",
+    )
+    covered_texture_max: float = Field(
+        4.0, ge=0, le=255, description="Laplacian spread (luma levels) at or below which the picture has no "
+        "texture (covered lens).",
+    )
+    covered_after_s: float = Field(
+        2.0, ge=0, le=600, description="A covered picture must persist this long (sample time) to be flagged.",
+    )
+    blur_ratio: float = Field(
+        0.5, gt=0, le=1, description="Sharpness below this share of the camera's learned baseline is blurred.",
+    )
+    blur_after_s: float = Field(
+        2.0, ge=0, le=600, description="A blurred picture must persist this long (sample time) to be flagged.",
+    )
+    baseline_warmup_s: float = Field(
+        10.0, ge=0, le=3600, description="Time each camera learns its sharpness baseline and reference view "
+        "before the blurred and moved checks judge it.",
+    )
+    baseline_tau_s: float = Field(
+        600.0, ge=10, le=604800, description="Time constant of the slow update of the baseline and reference "
+        "view while the picture is healthy.",
+    )
+    frozen_pixel_delta: int = Field(
+        3, ge=0, le=255, description="Luma change of one pixel between two samples that counts as changed for "
+        "the frozen check.",
+    )
+    frozen_changed_pct: float = Field(
+        1.0, ge=0, le=100, description="At most this share (%) of the unmasked pixels may change for two samples "
+        "to be the same picture (tolerates a burnt-in clock or OSD text).",
     )
     frozen_after_s: float = Field(
-        10.0, ge=2, le=3600, description="The picture must be unchanged this long to count as frozen."
+        4.0, ge=2, le=3600, description="The picture must be unchanged this long to count as frozen.",
+    )
+    moved_corr_min: float = Field(
+        0.3, ge=-1, le=1, description="Correlation of the view's coarse gradient map with the learned "
+        "reference below which the camera moved.",
+    )
+    moved_after_s: float = Field(
+        2.0, ge=0, le=600, description="A moved view must persist this long (sample time) to be flagged.",
+    )
+    low_fps_ratio: float = Field(
+        0.5, gt=0, le=1, description="Packets arriving below this share of the expected frame rate are low_fps.",
     )
     motion_pixel_delta: int = Field(
-        25, ge=1, le=255, description="Luma change of one pixel that counts as changed."
+        14, ge=1, le=255, description="Least luma change of one pixel (after gain/offset normalisation) that "
+        "counts as changed; raised automatically on noisy pictures.",
+    )
+    motion_noise_k: float = Field(
+        4.0, ge=0, le=50, description="A pixel must also change by this many times the picture's noise level.",
     )
     motion_min_area_pct: float = Field(
-        0.5, ge=0, le=100, description="Share of the picture (%) that must change to count as motion."
+        0.15, ge=0, le=100, description="Sensitivity: the smallest moving thing that counts, as a share (%) of "
+        "the unmasked picture.",
+    )
+    motion_global_pct: float = Field(
+        45.0, gt=0, le=100, description="A change over more than this share (%) of the picture is global "
+        "(lights, exposure, IR switch), not motion.",
+    )
+    motion_bg_tau_s: float = Field(
+        6.0, gt=0, le=3600, description="Time constant of the motion background's running average.",
     )
 
 

@@ -1,0 +1,132 @@
+"""End to end: the simulator covers, freezes (and blurs) cameras; `cctv run` reports degraded with that reason.
+
+A real RTSP simulator process, `cctv run` as a subprocess, the HTTP API. The camera first runs normal long
+enough for its sharpness baseline and reference view to be learned (checks.baseline_warmup_s).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cctv.config import load_config
+from streams.sim import SimulatorProcess
+from tests.support import free_port, gst_rtsp_missing, wait_for
+from tests.test_e2e import ADMIN_PASSWORD, _status, cameras
+
+pytestmark = [pytest.mark.slow, pytest.mark.rtsp]
+
+FAULTS = {"kota-baru/paal-lima/rt-07/cam-1": "covered", "kota-baru/paal-lima/rt-07/cam-2": "frozen",
+          "kota-baru/paal-lima/rt-07/cam-3": "covered"}
+OTHER = "kota-baru/paal-lima/rt-07/cam-4"
+CAMS = [*FAULTS, OTHER]
+
+
+def write_config(tmp_path: Path, rtsp_port: int, control_port: int) -> Path:
+    def cam(slug: str, seed: int) -> str:
+        return f"""
+              - slug: {slug}
+                name: Kamera {slug}
+                url: rtsp://127.0.0.1:{rtsp_port}/kota-baru/paal-lima/rt-07/{slug}
+                sim: {{scene: street, seed: {seed}}}"""
+
+    path = tmp_path / "config.yaml"
+    path.write_text(f"""
+site: {{name: Kota Uji}}
+data_dir: data
+ingest: {{connect_timeout_s: 3, stall_timeout_s: 2.5, backoff_initial_s: 0.2, backoff_max_s: 1}}
+status: {{offline_after_s: 5, degraded_after_s: 2, recover_after_s: 2}}
+checks: {{baseline_warmup_s: 6}}
+recording: {{enabled: false}}
+sim: {{rtsp_port: {rtsp_port}, control_port: {control_port}, clip_seconds: 4}}
+kecamatan:
+  - slug: kota-baru
+    name: Kota Baru
+    kelurahan:
+      - slug: paal-lima
+        name: Paal Lima
+        rt:
+          - slug: rt-07
+            name: RT 07
+            cameras:{cam("cam-1", 1)}{cam("cam-2", 2)}{cam("cam-3", 3)}{cam("cam-4", 4)}
+""")
+    return path
+
+
+def test_covered_and_frozen_are_reported_with_their_reason(tmp_path, tmp_path_factory):
+    _scenario(tmp_path, tmp_path_factory, FAULTS)
+
+
+@pytest.mark.xfail(strict=False, reason=(
+    "seen 2026-11-24: after a simulated camera switches to 'blurred' (or 'moved') under `cctv run`, every "
+    "camera's RTSP read blocks in demux and the read timeout never fires (faulthandler); `cctv analyze` on the "
+    "same mount sees the blur (degraded 4 s after the switch). Simulator/ingest issue, reported to the lead."))
+def test_blurred_is_reported_with_its_reason(tmp_path, tmp_path_factory):
+    _scenario(tmp_path, tmp_path_factory, {c: "blurred" for c in FAULTS})
+
+
+def _scenario(tmp_path: Path, tmp_path_factory, faults: dict[str, str]) -> None:
+    if why := gst_rtsp_missing():
+        pytest.skip(why)
+    rtsp_port, control_port, web_port = free_port(), free_port(), free_port()
+    cfg_path = write_config(tmp_path, rtsp_port, control_port)
+    config = load_config(cfg_path)
+    base = f"http://127.0.0.1:{web_port}"
+    env = {**os.environ, "CCTV_DATA_DIR": str(tmp_path / "data"), "CCTV_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    log = open(tmp_path / "run.log", "wb")  # noqa: SIM115 - kept open for the subprocess
+    cache = tmp_path_factory.mktemp("sim-cache-health")
+    with SimulatorProcess(config, cache, tmp_path / "truth.jsonl") as sim:
+        run = subprocess.Popen(
+            [sys.executable, "-m", "cctv", "run", "--config", str(cfg_path), "--port", str(web_port)],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for(lambda: _status(f"{base}/healthz") == 200, 30, "/healthz to answer 200")
+            wait_for(lambda: (c := cameras(base)) and all(c[p]["state"] == "online" for p in CAMS),
+                     60, "every camera online")
+            # each camera learns its baseline (6 s of samples) while normal, and stays online throughout
+            warm_from = time.monotonic()
+            wait_for(lambda: _all_online(base) and time.monotonic() - warm_from >= 10, 20, "warm-up online")
+            for cam, state in faults.items():
+                sim.set_state(cam, state)
+            for cam, state in faults.items():
+                _expect(base, cam, "degraded", state, 25)
+            for cam in faults:
+                sim.set_state(cam, "normal")
+            for cam in faults:
+                _expect(base, cam, "online", "", 20)
+            assert cameras(base)[OTHER]["state"] == "online"
+        finally:
+            run.send_signal(signal.SIGTERM)
+            try:
+                code = run.wait(20)
+            except subprocess.TimeoutExpired:
+                run.kill()
+                code = run.wait()
+            log.close()
+    output = (tmp_path / "run.log").read_text(errors="replace")
+    assert code == 0, output[-3000:]
+
+
+def _all_online(base: str) -> bool:
+    cams = cameras(base)
+    bad = {p: (c["state"], c["reason"]) for p, c in cams.items() if c["state"] != "online"}
+    assert not bad, f"a false alarm during the warm-up: {bad}"
+    return True
+
+
+def _expect(base: str, cam: str, state: str, reason: str, deadline: float) -> dict:
+    return wait_for(
+        lambda: (c := cameras(base).get(cam)) and c["state"] == state and c["reason"] == reason and c,
+        deadline, f"{cam} {state}({reason}); API has {_brief(cameras(base))}",
+    )
+
+
+def _brief(cams: dict[str, dict]) -> dict[str, tuple]:
+    return {p: (c["state"], c["reason"], c["last_sample_ms"]) for p, c in cams.items()}
