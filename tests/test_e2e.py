@@ -6,13 +6,7 @@ the API shows each state with its reason in time and that the store holds exactl
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -20,13 +14,13 @@ import pytest
 from cctv.config import load_config
 from cctv.store import Store
 from streams.sim import SimulatorProcess
-from tests.support import free_port, gst_rtsp_missing, login_opener, wait_for
+from tests.e2e_support import cameras, cctv_run, expect_camera
+from tests.support import free_port, gst_rtsp_missing, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.rtsp]
 
 CAMS = ["kota-baru/paal-lima/rt-07/cam-1", "kota-baru/paal-lima/rt-07/cam-2", "kota-baru/suka-karya/rt-01/cam-1"]
 OFFLINE_AFTER_S = 5.0
-ADMIN_PASSWORD = "e2e-admin-password"  # `cctv run` creates `admin` with it on first start
 
 
 def write_config(tmp_path: Path, rtsp_port: int, control_port: int) -> Path:
@@ -68,23 +62,6 @@ kecamatan:
     return path
 
 
-_openers: dict[str, urllib.request.OpenerDirector] = {}
-
-
-def get_json(url: str, base: str):
-    if base not in _openers:
-        _openers[base] = login_opener(base, "admin", ADMIN_PASSWORD)
-    with _openers[base].open(url, timeout=5) as r:
-        return json.load(r)
-
-
-def cameras(base: str) -> dict[str, dict]:
-    try:
-        return {c["path"]: c for c in get_json(f"{base}/api/cameras", base)}
-    except (OSError, PermissionError):
-        return {}
-
-
 @pytest.fixture(scope="module")
 def sim_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("sim-cache")
@@ -96,55 +73,35 @@ def test_city_comes_online_and_follows_faults(tmp_path, sim_cache):
     rtsp_port, control_port, web_port = free_port(), free_port(), free_port()
     cfg_path = write_config(tmp_path, rtsp_port, control_port)
     config = load_config(cfg_path)
-    base = f"http://127.0.0.1:{web_port}"
-    env = {**os.environ, "CCTV_DATA_DIR": str(tmp_path / "data"), "CCTV_ADMIN_PASSWORD": ADMIN_PASSWORD}
-    log = open(tmp_path / "run.log", "wb")  # noqa: SIM115 - kept open for the subprocess
-    with SimulatorProcess(config, sim_cache, tmp_path / "truth.jsonl") as sim:
-        run = subprocess.Popen(
-            [sys.executable, "-m", "cctv", "run", "--config", str(cfg_path), "--port", str(web_port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
+    with SimulatorProcess(config, sim_cache, tmp_path / "truth.jsonl") as sim, \
+            cctv_run(cfg_path, tmp_path / "data", tmp_path / "run.log", web_port) as base:
+        wait_for(
+            lambda: (c := cameras(base)) and all(c[p]["state"] == "online" for p in CAMS),
+            60, "every camera online",
         )
-        try:
-            wait_for(lambda: _status(f"{base}/healthz") == 200, 30, "/healthz to answer 200")
-            wait_for(
-                lambda: (c := cameras(base)) and all(c[p]["state"] == "online" for p in CAMS),
-                60, "every camera online",
-            )
-            cam = CAMS[0]
+        cam = CAMS[0]
 
-            def expect(state: str, reason: str, deadline: float) -> dict:
-                return wait_for(
-                    lambda: (c := cameras(base).get(cam)) and c["state"] == state and c["reason"] == reason and c,
-                    deadline, f"{cam} {state}({reason})",
-                )
+        def expect(state: str, reason: str, deadline: float) -> dict:
+            return expect_camera(base, cam, state, reason, deadline)
 
-            switched = time.time()
-            sim.set_state(cam, "offline")
-            got = expect("offline", "not_found", OFFLINE_AFTER_S + 6)
-            assert got["since_ms"] >= switched * 1000 - 1500  # dated from the last packet, not from start
-            sim.set_state(cam, "normal")
-            expect("online", "", 15)
-            sim.set_state(cam, "stalled")
-            expect("offline", "stalled", OFFLINE_AFTER_S + 6)
-            sim.set_state(cam, "normal")
-            expect("online", "", 15)
-            sim.set_state(cam, "black")
-            expect("degraded", "black", 15)
-            sim.set_state(cam, "normal")
-            expect("online", "", 15)
-            others = cameras(base)
-            assert all(others[p]["state"] == "online" for p in CAMS[1:])
-            assert "T" in got["since"] and got["since"].endswith("Z")
-        finally:
-            run.send_signal(signal.SIGTERM)
-            try:
-                code = run.wait(20)
-            except subprocess.TimeoutExpired:
-                run.kill()
-                code = run.wait()
-            log.close()
+        switched = time.time()
+        sim.set_state(cam, "offline")
+        got = expect("offline", "not_found", OFFLINE_AFTER_S + 6)
+        assert got["since_ms"] >= switched * 1000 - 1500  # dated from the last packet, not from start
+        sim.set_state(cam, "normal")
+        expect("online", "", 15)
+        sim.set_state(cam, "stalled")
+        expect("offline", "stalled", OFFLINE_AFTER_S + 6)
+        sim.set_state(cam, "normal")
+        expect("online", "", 15)
+        sim.set_state(cam, "black")
+        expect("degraded", "black", 15)
+        sim.set_state(cam, "normal")
+        expect("online", "", 15)
+        others = cameras(base)
+        assert all(others[p]["state"] == "online" for p in CAMS[1:])
+        assert "T" in got["since"] and got["since"].endswith("Z")
     output = (tmp_path / "run.log").read_text(errors="replace")
-    assert code == 0, output[-3000:]
     store = Store(f"sqlite:///{tmp_path / 'data' / 'cctv.sqlite3'}")
     try:
         rows = store.intervals(cam)
@@ -178,11 +135,3 @@ def check_recordings(store: Store, root: Path, cam_rows) -> None:
         # every outage lies within an explicit gap of the recording (its dating may be a frame apart)
         assert any(g.start_ms <= outage.start_ms + 200 and outage.end_ms - 200 <= g.end_ms for g in gaps), (
             outage, gaps)
-
-
-def _status(url: str) -> int | None:
-    try:
-        with urllib.request.urlopen(url, timeout=3) as r:  # noqa: S310
-            return r.status
-    except OSError:
-        return None

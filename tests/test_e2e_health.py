@@ -6,10 +6,6 @@ enough for its sharpness baseline and reference view to be learned (checks.basel
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,8 +13,8 @@ import pytest
 
 from cctv.config import load_config
 from streams.sim import SimulatorProcess
+from tests.e2e_support import cameras, cctv_run, expect_camera
 from tests.support import free_port, gst_rtsp_missing, wait_for
-from tests.test_e2e import ADMIN_PASSWORD, _status, cameras
 
 pytestmark = [pytest.mark.slow, pytest.mark.rtsp]
 
@@ -77,41 +73,23 @@ def _scenario(tmp_path: Path, tmp_path_factory, faults: dict[str, str]) -> None:
     rtsp_port, control_port, web_port = free_port(), free_port(), free_port()
     cfg_path = write_config(tmp_path, rtsp_port, control_port)
     config = load_config(cfg_path)
-    base = f"http://127.0.0.1:{web_port}"
-    env = {**os.environ, "CCTV_DATA_DIR": str(tmp_path / "data"), "CCTV_ADMIN_PASSWORD": ADMIN_PASSWORD}
-    log = open(tmp_path / "run.log", "wb")  # noqa: SIM115 - kept open for the subprocess
     cache = tmp_path_factory.mktemp("sim-cache-health")
-    with SimulatorProcess(config, cache, tmp_path / "truth.jsonl") as sim:
-        run = subprocess.Popen(
-            [sys.executable, "-m", "cctv", "run", "--config", str(cfg_path), "--port", str(web_port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_for(lambda: _status(f"{base}/healthz") == 200, 30, "/healthz to answer 200")
-            wait_for(lambda: (c := cameras(base)) and all(c[p]["state"] == "online" for p in CAMS),
-                     60, "every camera online")
-            # each camera learns its baseline (6 s of samples) while normal, and stays online throughout
-            warm_from = time.monotonic()
-            wait_for(lambda: _all_online(base) and time.monotonic() - warm_from >= 10, 20, "warm-up online")
-            for cam, state in faults.items():
-                sim.set_state(cam, state)
-            for cam, state in faults.items():
-                _expect(base, cam, "degraded", state, 25)
-            for cam in faults:
-                sim.set_state(cam, "normal")
-            for cam in faults:
-                _expect(base, cam, "online", "", 20)
-            assert cameras(base)[OTHER]["state"] == "online"
-        finally:
-            run.send_signal(signal.SIGTERM)
-            try:
-                code = run.wait(20)
-            except subprocess.TimeoutExpired:
-                run.kill()
-                code = run.wait()
-            log.close()
-    output = (tmp_path / "run.log").read_text(errors="replace")
-    assert code == 0, output[-3000:]
+    with SimulatorProcess(config, cache, tmp_path / "truth.jsonl") as sim, \
+            cctv_run(cfg_path, tmp_path / "data", tmp_path / "run.log", web_port) as base:
+        wait_for(lambda: (c := cameras(base)) and all(c[p]["state"] == "online" for p in CAMS),
+                 60, "every camera online")
+        # each camera learns its baseline (6 s of samples) while normal, and stays online throughout
+        warm_from = time.monotonic()
+        wait_for(lambda: _all_online(base) and time.monotonic() - warm_from >= 10, 20, "warm-up online")
+        for cam, state in faults.items():
+            sim.set_state(cam, state)
+        for cam, state in faults.items():
+            expect_camera(base, cam, "degraded", state, 25)
+        for cam in faults:
+            sim.set_state(cam, "normal")
+        for cam in faults:
+            expect_camera(base, cam, "online", "", 20)
+        assert cameras(base)[OTHER]["state"] == "online"
 
 
 def _all_online(base: str) -> bool:
@@ -119,14 +97,3 @@ def _all_online(base: str) -> bool:
     bad = {p: (c["state"], c["reason"]) for p, c in cams.items() if c["state"] != "online"}
     assert not bad, f"a false alarm during the warm-up: {bad}"
     return True
-
-
-def _expect(base: str, cam: str, state: str, reason: str, deadline: float) -> dict:
-    return wait_for(
-        lambda: (c := cameras(base).get(cam)) and c["state"] == state and c["reason"] == reason and c,
-        deadline, f"{cam} {state}({reason}); API has {_brief(cameras(base))}",
-    )
-
-
-def _brief(cams: dict[str, dict]) -> dict[str, tuple]:
-    return {p: (c["state"], c["reason"], c["last_sample_ms"]) for p, c in cams.items()}
