@@ -51,14 +51,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     host = args.host or config.web.host
     port = args.port or config.web.port
     try:
-        asyncio.run(_serve(config, host, port, ingest=not args.no_ingest))
+        asyncio.run(_serve(config, host, port, ingest=not args.no_ingest, procs=args.ingest_procs,
+                           log_level=args.log_level))
     except OSError as exc:
         print(f"cctv run: cannot serve on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     return 0
 
 
-async def _serve(config, host: str, port: int, *, ingest: bool) -> None:  # type: ignore[no-untyped-def]
+async def _serve(config, host: str, port: int, *, ingest: bool, procs: int | None = None,  # type: ignore[no-untyped-def]
+                 log_level: str = "INFO") -> None:
     from aiohttp import web
 
     from cctv.runtime import CoreRuntime
@@ -80,7 +82,7 @@ async def _serve(config, host: str, port: int, *, ingest: bool) -> None:  # type
     if ingest:
         from streams.node import IngestNode
 
-        node = IngestNode(services)
+        node = IngestNode(services, procs, log_level)
 
         async def ingest_ctx(_app: web.Application) -> AsyncIterator[None]:
             await node.start()
@@ -138,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--host", default=None, help="listen address (default: web.host from config)")
     run.add_argument("--port", type=int, default=None, help="listen port (default: web.port from config)")
     run.add_argument("--no-ingest", action="store_true", help="serve the web only")
+    run.add_argument("--ingest-procs", type=int, default=None, metavar="N",
+                     help="ingest processes to spread the cameras over (default: ingest.procs, 0 = one per core)")
     run.add_argument("--log-level", default=os.environ.get("CCTV_LOG_LEVEL", "INFO"))
     run.set_defaults(func=cmd_run)
 

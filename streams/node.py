@@ -1,4 +1,4 @@
-"""Ingest on this node: the camera workers, their channel, and the status monitor that consumes it."""
+"""Ingest on this node: the ingest processes (streams.shard_pool), and the status monitor fed by them."""
 
 from __future__ import annotations
 
@@ -12,19 +12,16 @@ from cctv.channel import DropOldestChannel
 from cctv.monitor import Monitor
 from cctv.recordings import RetentionPolicy, recordings_root
 from cctv.services import Services
-from cctv.sites import CameraSite
 from cctv.status import StatusParams
-from cctv.store.segments import add_segment
-from streams.opener import StreamOpener
-from streams.recorder import SegmentRecorder
+from cctv.store.segments import NewSegment, add_segment
 from streams.recording_maintenance import RetentionTask, reconcile_recordings
-from streams.supervisor import Supervisor
+from streams.shard_pool import ShardPool, default_procs
 
 log = logging.getLogger(__name__)
 
 
 class IngestNode:
-    def __init__(self, services: Services, opener: StreamOpener | None = None) -> None:
+    def __init__(self, services: Services, procs: int | None = None, log_level: str = "INFO") -> None:
         cfg = services.config
         self.services = services
         self.channel: DropOldestChannel[Any] = DropOldestChannel(cfg.ingest.queue_size * 8)
@@ -41,13 +38,15 @@ class IngestNode:
             services.clock,
             rec.retention_check_s,
         )
-        self.supervisor = Supervisor(
-            cfg, services.sites, self.channel, services.snapshots, services.clock, opener,
-            self._recorder_for if rec.enabled else None,
+        cameras = [c.path for c in services.sites.cameras if c.enabled]
+        n = procs if procs else (cfg.ingest.procs or default_procs(len(cameras)))
+        self.pool = ShardPool(
+            cfg, cameras, n, self.recordings, self.channel, services.snapshots, self._on_segment,
+            services.clock, self._reconcile if rec.enabled else None, log_level,
         )
         st = cfg.status
         self.monitor = Monitor(
-            list(self.supervisor.workers),
+            cameras,
             StatusParams(st.offline_after_s, st.degraded_after_s, st.recover_after_s),
             self.channel,
             services.bus,
@@ -57,21 +56,18 @@ class IngestNode:
         self._tasks: list[asyncio.Task[Any]] = []
         services.health_probes.append(self.health)
 
-    def _recorder_for(self, cam: CameraSite) -> SegmentRecorder | None:
-        if not cam.record:
-            return None
+    def _on_segment(self, seg: NewSegment) -> None:
         store = self.services.store
-        return SegmentRecorder(
-            cam.path,
-            self.recordings,
-            lambda seg: store.submit_write(add_segment, store, seg),
-            self.services.config.recording.segment_s,
-        )
+        store.submit_write(add_segment, store, seg)
+
+    async def _reconcile(self, cameras: tuple[str, ...]) -> None:
+        store = self.services.store
+        await store.awrite(reconcile_recordings, self.recordings, store, cameras)
 
     async def start(self) -> None:
         self.channel.bind(asyncio.get_running_loop())
         if self.services.config.recording.enabled:
-            # before any worker writes: finish what an unclean stop left
+            # before any ingest process writes: finish what an unclean stop left
             store = self.services.store
             await store.awrite(reconcile_recordings, self.recordings, store)
         self._tasks = [
@@ -80,12 +76,17 @@ class IngestNode:
         ]
         if self.services.config.recording.enabled:
             self._tasks.append(asyncio.create_task(self.retention.run(), name="retention"))
-        self.supervisor.start()
+        await self.pool.start()
+        log.info("ingest: %d cameras over %d processes", len(self.monitor_cameras), len(self.pool.shards))
+
+    @property
+    def monitor_cameras(self) -> list[str]:
+        return [c for s in self.pool.shards for c in s.spec.cameras]
 
     async def stop(self) -> None:
-        """Stop the workers, close their channel, and let the monitor handle what they already sent."""
-        await asyncio.get_running_loop().run_in_executor(None, self.supervisor.stop)
-        self.channel.close()  # a worker still stuck in a read only adds to channel.dropped from now on
+        """Stop the ingest processes (they finish their segments), close the channel, drain the monitor."""
+        await self.pool.stop()
+        self.channel.close()
         monitor_task, *periodic = self._tasks
         for t in periodic:
             t.cancel()
@@ -95,7 +96,9 @@ class IngestNode:
         await monitor_task  # returns once the closed channel is empty
 
     def health(self) -> dict[str, Any]:
-        return self.supervisor.health() | {
+        return self.pool.health() | {
+            "channel_dropped": self.channel.dropped,
+            "channel_queued": len(self.channel),
             "monitor_handled": self.monitor.handled,
             "retention_deleted": self.retention.deleted,
             "retention_errors": self.retention.errors,

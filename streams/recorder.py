@@ -166,7 +166,13 @@ class SegmentRecorder:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             out = av.open(str(path), "w", format="mpegts")
-            self._ostream = out.add_stream_from_template(stream)
+            if isinstance(stream, av.stream.Stream):
+                self._ostream = out.add_stream_from_template(stream)
+            else:  # a template from the native RTSP client (streams.native.StreamTemplate)
+                self._ostream = out.add_stream(stream.codec)
+                self._ostream.time_base = stream.time_base
+                if stream.width and stream.height:
+                    self._ostream.codec_context.width, self._ostream.codec_context.height = stream.width, stream.height
         except OSError as exc:
             self._fail(exc, start_ms)
             return False

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,10 +86,17 @@ def probe_segment(path: Path, start_ms: int) -> tuple[int, int] | None:
     return start_ms + round(float((last - first) * tb) * 1000) + frame_ms, packets
 
 
-def reconcile_recordings(root: Path, store: Store) -> ReconcileReport:
+def reconcile_recordings(root: Path, store: Store, cameras: Iterable[str] | None = None) -> ReconcileReport:
+    """Finish what an unclean stop left (all cameras, or only ``cameras``: an ingest process that died)."""
     rep = ReconcileReport()
     rows = segments(store, include_garbage=True)
-    plan = reconcile(files_under(root), rows)
+    if cameras is None:
+        files = files_under(root)
+    else:
+        only = set(cameras)
+        rows = [r for r in rows if r.camera in only]
+        files = [f"{c}/{rel}" for c in sorted(only) for rel in files_under(root / c)]
+    plan = reconcile(files, rows)
     for rel in plan.unlink_garbage:
         (root / rel).unlink(missing_ok=True)
         rep.unlinked_garbage += 1

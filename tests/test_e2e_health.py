@@ -59,10 +59,6 @@ def test_covered_and_frozen_are_reported_with_their_reason(tmp_path, tmp_path_fa
     _scenario(tmp_path, tmp_path_factory, FAULTS)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "seen 2026-11-24: after a simulated camera switches to 'blurred' (or 'moved') under `cctv run`, every "
-    "camera's RTSP read blocks in demux and the read timeout never fires (faulthandler); `cctv analyze` on the "
-    "same mount sees the blur (degraded 4 s after the switch). Simulator/ingest issue, reported to the lead."))
 def test_blurred_is_reported_with_its_reason(tmp_path, tmp_path_factory):
     _scenario(tmp_path, tmp_path_factory, {c: "blurred" for c in FAULTS})
 

@@ -204,6 +204,26 @@ class Ingest(_Model):
     queue_size: int = Field(
         256, ge=8, le=100_000, description="Bound of the channel from workers to the status machine."
     )
+    procs: int = Field(
+        0, ge=0, le=64,
+        description="Ingest processes the cameras are spread over: 0 picks one per core (one per 50 cameras "
+        "at most); `cctv run --ingest-procs N` overrides it.",
+    )
+    transport: Literal["tcp", "udp"] = Field(
+        "tcp", description="RTP transport: tcp (interleaved on the RTSP connection, native client) or udp "
+        "(FFmpeg's RTSP client on a thread per camera).",
+    )
+    client: Literal["native", "ffmpeg"] = Field(
+        "native", description="RTSP client: native (asyncio, many cameras per thread, H.264/H.265 over TCP) or "
+        "ffmpeg (PyAV demuxer, a thread per camera; used anyway for what the native client cannot read).",
+    )
+    auth_failures_to_open: int = Field(
+        3, ge=1, le=100, description="Authentication failures in a row after which a camera is retried only "
+        "every auth_retry_s (cameras lock out an address after a few failed logins).",
+    )
+    auth_retry_s: float = Field(
+        600.0, ge=10, le=86_400, description="Wait between attempts while the authentication breaker is open."
+    )
 
     @model_validator(mode="after")
     def backoff_order(self) -> Ingest:
