@@ -160,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     register_users(sub)
     register_sim(sub)
     register_analyze(sub)
+    from cctv.evidence_cli import register as register_evidence
+
+    register_evidence(sub)
     return parser
 
 
