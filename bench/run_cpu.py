@@ -8,7 +8,6 @@ Last line: one JSON object. Example:  .venv/bin/python bench/run_cpu.py --second
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import signal
@@ -21,53 +20,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.procstat import tree_cpu, tree_rss_mb  # noqa: E402
 from cctv.config import load_config  # noqa: E402
 from cctv.sites import Sites  # noqa: E402
 from tests.support import free_port, login_opener  # noqa: E402
 
 ADMIN_PASSWORD = "bench-admin-password"  # `cctv run` creates `admin` with it in the fresh data dir
 _opener: list = []
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def proc_times(pid: int) -> float:
-    """utime + stime of a process and its waited children, in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(x) for x in fields[11:15]) / TICK
-
-
-def tree_pids(pid: int) -> list[int]:
-    pids, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        pids.append(p)
-        try:
-            kids = Path(f"/proc/{p}/task/{p}/children").read_text().split()
-        except OSError:
-            kids = []
-        todo += [int(k) for k in kids]
-    return pids
-
-
-def tree_cpu(pid: int) -> float:
-    total = 0.0
-    for p in tree_pids(pid):
-        with contextlib.suppress(OSError):
-            total += proc_times(p)
-    return total
-
-
-def tree_rss_mb(pid: int) -> float:
-    total = 0
-    for p in tree_pids(pid):
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024
 
 
 def cameras(base: str) -> list[dict]:

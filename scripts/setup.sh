@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything Kota Tangguh CCTV needs on a fresh Debian/Ubuntu machine:
 #   system packages: Debian's GStreamer RTSP server for the camera simulator (run by the system python3),
-#                    python3-venv;
+#                    python3-venv; Debian's chromium for the browser tests (Playwright drives it: never
+#                    `playwright install`, which downloads a browser of its own); ffmpeg for the
+#                    Frigate-style baseline of bench/ingest.py;
 #   Python packages: the project and its dev extras into ./.venv.
 # Idempotent: a second run only checks. Run as root, or with sudo available.
 set -euo pipefail
@@ -10,6 +12,8 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   python3 python3-venv python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  ffmpeg
+  chromium
 )
 
 sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
