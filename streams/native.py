@@ -27,6 +27,7 @@ from streams.pipeline import CameraPipeline
 from streams.rtsp.depacketize import AccessUnit
 from streams.rtsp.sdp import VideoTrack
 from streams.rtsp.session import RtspSession, SessionError, SessionParams, UnsupportedStream
+from streams.rtsp.sps import h264_picture_size
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ class NativeCamera:
         self._ts_wraps = 0
         self._prev_pts: int | None = None
         self._connected = False
+        self._sps: bytes | None = None
         self.unsupported = ""  # set when the stream needs the FFmpeg client instead; run() then returns
 
     @property
@@ -152,11 +154,23 @@ class NativeCamera:
             if self._prev_pts is not None and pts > self._prev_pts:
                 packet.duration = pts - self._prev_pts  # an estimate: the previous frame's duration
             self._prev_pts = pts
+            if au.keyframe:
+                self._note_picture_size()
             self.pipeline.on_packet(packet, pts / self._clock_rate)
         except Exception as exc:  # noqa: BLE001 - ends this camera's session only
             log.exception("camera %s: processing a frame failed", self.camera)
             if self.session is not None and self.session.conn is not None:
                 self.session.conn.abort(exc)
+
+    def _note_picture_size(self) -> None:
+        """Resolution from the SPS (packets alone: known even when nothing is decoded)."""
+        dep = self.session.depacketizer if self.session is not None else None
+        sps = dep.sps if dep is not None else None
+        if sps is not None and sps is not self._sps:
+            self._sps = sps
+            size = h264_picture_size(sps)
+            if size is not None:
+                self.pipeline.stats.width, self.pipeline.stats.height = size
 
     def _unwrap(self, ts: int) -> int:
         """RTP's 32-bit timestamp as a 64-bit count from the session's first unit (wraps every ~13 h)."""

@@ -242,3 +242,20 @@ def test_a_truncated_stream_ends_the_session_cleanly():
         writer.close()
 
     assert _session_reason(handler) == (Reason.EOF, False)
+
+
+def test_off_mode_counts_packets_and_knows_the_resolution_without_decoding(sim):  # type: ignore[no-untyped-def]
+    out = Collector()
+
+    async def main() -> None:
+        cam = make_camera(sim.url_for(PATHS[0]), out, decode="off")
+        task = asyncio.create_task(cam.run())
+        await until(lambda: any(s.keyframes >= 2 for s in out.of(StreamStats)), 30)
+        cam.stop()
+        await asyncio.wait_for(task, 10)
+
+    asyncio.run(main())
+    stats = out.of(StreamStats)[-1]
+    assert stats.decoded == 0 and not out.of(CameraSample)
+    assert (stats.width, stats.height, stats.codec, stats.decode_mode) == (640, 360, "h264", "off")
+    assert stats.fps == pytest.approx(10, abs=1.5) and stats.bitrate_bps > 0

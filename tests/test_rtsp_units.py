@@ -176,3 +176,28 @@ def test_garbage_is_skipped_counted_and_finally_drops_the_connection():
     assert frames == [(0, b"x")] and conn.garbage_bytes == 3
     frames, conn = _feed([b"\x07" * 4096] * (MAX_GARBAGE // 4096 + 2))
     assert conn.closed.done() and isinstance(conn.closed.result(), ProtocolViolation)
+
+
+def _encoded_sps(width: int, height: int, profile: str) -> bytes:
+    import av
+    import numpy as np
+
+    cc = av.CodecContext.create("libx264", "w")
+    cc.width, cc.height, cc.pix_fmt = width, height, "yuv420p"
+    cc.time_base = __import__("fractions").Fraction(1, 10)
+    cc.options = {"profile": profile, "preset": "ultrafast"}
+    frame = av.VideoFrame.from_ndarray(np.zeros((height, width, 3), np.uint8), format="rgb24").reformat(
+        format="yuv420p")
+    data = b"".join(bytes(p) for p in cc.encode(frame) + cc.encode(None))
+    nals = [n for n in data.split(b"\x00\x00\x01") if n]
+    return next(n.rstrip(b"\x00") for n in nals if n[0] & 0x1F == 7)
+
+
+@pytest.mark.parametrize(("w", "h", "profile"), [(640, 360, "baseline"), (1920, 1080, "high"), (704, 576, "main"),
+                                                 (352, 240, "high")])
+def test_picture_size_from_the_sps_alone(w, h, profile):
+    from streams.rtsp.sps import h264_picture_size
+
+    assert h264_picture_size(_encoded_sps(w, h, profile)) == (w, h)
+    assert h264_picture_size(b"\x67\x42") is None  # truncated
+    assert h264_picture_size(b"\x68\x00") is None  # not an SPS

@@ -64,6 +64,11 @@ class Depacketizer:
         self.unsupported = 0
 
     @property
+    def sps(self) -> bytes | None:
+        """The latest H.264 sequence parameter set (None for H.265 or before one was seen)."""
+        return None if self.hevc else self._params.get(7)
+
+    @property
     def parameter_sets(self) -> list[bytes]:
         return [self._params[k] for k in sorted(self._params)]
 
