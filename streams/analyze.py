@@ -3,7 +3,8 @@
 Runs exactly what a camera's worker runs: the same opener classes, the same decode mode (``ingest.decode`` or
 the camera's override; keyframes by default), the same ``Analyzer`` with the same ``CheckParams`` (from
 ``--config``, for ``--camera`` if given). Sample times are stream seconds from the first analysed frame. In
-``sampled`` mode the sampling uses stream time (a file is read faster than real time).
+``sampled`` mode the sampling uses stream time (a file is read faster than real time) and every keyframe is
+analysed too, marked as one (``Analyzer.analyse(..., key)``: the frozen check compares keyframes only).
 
 JSON lines (``--json``):
   {"type": "sample", "t": S, "motion_score": X, "motion": B, "health": {...}, "flags": [...]}
@@ -90,14 +91,24 @@ def run_analysis(video: str, params: CheckParams, decode: str, sample_fps: float
     def feed(frame: av.VideoFrame) -> None:
         nonlocal t0, last_sample
         t = float(frame.time) if frame.time is not None else 0.0
-        if decode == "sampled" and last_sample is not None and t - last_sample < 1.0 / sample_fps:
+        key = decode == "keyframes" or bool(frame.key_frame)
+        # sampled: every keyframe (the frozen check compares keyframes only), and frames 1/sample_fps apart
+        if not key and last_sample is not None and t - last_sample < 1.0 / sample_fps:
             return
         last_sample = t
         t0 = t if t0 is None else t0
-        s = analyzer.analyse(_y_plane(frame), t, 0)
+        s = analyzer.analyse(_y_plane(frame), t, 0, key)
         rel = round(t - t0, 3)
-        emit({"type": "sample", "t": rel, "motion_score": s.motion_score, "motion": s.motion,
-              "health": analyzer.health, "flags": sorted(analyzer.conditions)})
+        emit(
+            {
+                "type": "sample",
+                "t": rel,
+                "motion_score": s.motion_score,
+                "motion": s.motion,
+                "health": analyzer.health,
+                "flags": sorted(analyzer.conditions),
+            }
+        )
         for kind, tr in trackers.items():
             active = s.motion if kind == "motion" else kind in analyzer.conditions
             for ev in tr.update(rel, active, s.motion_score if kind == "motion" else 0.0):
@@ -153,9 +164,11 @@ def _print(rec: dict[str, Any], as_json: bool, out) -> None:
         out.write(f"event  {rec['kind']:<8} {rec['start']:7.1f} → {end}\n")
     else:
         h = rec["health"]
-        out.write(f"{rec['t']:7.1f}s motion {rec['motion_score']:6.2f}{'*' if rec['motion'] else ' '} "
-                  f"luma {h['luma']:6.1f} sharp {h['sharpness_ratio']} view {h['view_corr']} "
-                  f"{','.join(rec['flags'])}\n")
+        out.write(
+            f"{rec['t']:7.1f}s motion {rec['motion_score']:6.2f}{'*' if rec['motion'] else ' '} "
+            f"luma {h['luma']:6.1f} sharp {h['sharpness_ratio']} view {h['view_corr']} "
+            f"{','.join(rec['flags'])}\n"
+        )
 
 
 def _safe(video: str) -> str:

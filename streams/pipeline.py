@@ -109,11 +109,13 @@ class CameraPipeline:
         for frame in frames:
             self.stats.decoded += 1
             self.stats.width, self.stats.height = frame.width, frame.height
-            if self.params.decode == "sampled" and mono - self._last_sample_mono < 1.0 / self.params.sample_fps:
+            key = self.params.decode == "keyframes" or bool(frame.key_frame)
+            # sampled: every keyframe (the frozen check compares keyframes only) and frames 1/sample_fps apart
+            if not key and mono - self._last_sample_mono < 1.0 / self.params.sample_fps:
                 continue
             self._last_sample_mono = mono
             t = float(frame.time) if frame.time is not None else (pts_s if pts_s is not None else mono)
-            self.emit(self.analyzer.analyse(y_plane(frame), t, ms))
+            self.emit(self.analyzer.analyse(y_plane(frame), t, ms, key))
             self.samples += 1
             if self.lag is not None and pts_s is not None:
                 self._note_lag(pts_s)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import pytest
 
 from cctv.analysis.analyzer import Analyzer, CheckParams, polygons
 from cctv.analysis.baseline import Baseline, Onset
@@ -13,13 +16,20 @@ from tests.test_health import run, scene
 def test_onset_and_baseline_run_on_sample_time():
     on = Onset(4)
     assert [on.update(t, c) for t, c in [(0, True), (2, True), (4, True), (5, False), (6, True)]] == [
-        False, False, True, False, False]
+        False,
+        False,
+        True,
+        False,
+        False,
+    ]
     b = Baseline(warmup_s=4, tau_s=100, median=True)
     for t, x in [(0, 1.0), (2, 100.0), (4, 1.0)]:
         b.update(t, x)
     assert b.ready and b.value == 1.0  # the median ignores what passed by during the warm-up
-    b.update(104, 2.0)
-    assert 1.5 < b.value < 2.0
+    b.update(54, 2.0)  # 50 s later: 1 - exp(-50/100) of the way
+    assert b.value == pytest.approx(1.0 + (1 - math.exp(-0.5)), rel=1e-6)
+    b.update(100_054, 3.0)  # after a long gap one sample weighs at most max_step_s, never replaces the value
+    assert b.value < 2.0 + 0.5
 
 
 def test_sample_fields_and_motion_meaning():
@@ -30,7 +40,15 @@ def test_sample_fields_and_motion_meaning():
     samples = [an.analyse(f, i * 2.0, 1000 + i) for i, f in enumerate(frames)]
     assert samples[0].frozen_diff is None and samples[1].frozen_diff is not None
     assert not any(s.motion for s in samples[:3]) and samples[3].motion
-    assert set(an.health) >= {"luma", "contrast", "texture", "sharpness_ratio", "view_corr", "changed_pct", "fps"}
+    assert set(an.health) >= {
+        "luma",
+        "contrast",
+        "texture",
+        "sharpness_ratio",
+        "view_corr",
+        "changed_pct",
+        "fps",
+    }
 
 
 def test_reset_keeps_what_was_learned_about_the_camera():

@@ -76,8 +76,10 @@ def test_dark_night_is_informational_not_a_fault():
     an = Analyzer("c", CheckParams())
     t = warm(an)
     rng = np.random.default_rng(7)
-    night = [np.clip(scene(1, i=i) * 0.15 + 4 + rng.normal(0, 4, (360, 640)), 0, 255).astype(np.uint8)
-             for i in range(4)]  # dark and noisy, like a night picture
+    night = [
+        np.clip(scene(1, i=i) * 0.15 + 4 + rng.normal(0, 4, (360, 640)), 0, 255).astype(np.uint8)
+        for i in range(4)
+    ]  # dark and noisy, like a night picture
     for f in night:
         s = an.analyse(f, t, 0)
         t += 2
@@ -117,7 +119,9 @@ def test_blur_is_judged_against_the_cameras_own_baseline():
 def test_brightness_and_gain_changes_are_not_blur_or_moved():
     an = Analyzer("c", CheckParams())
     t = warm(an)
-    ramp = [np.clip(scene(1, i=i).astype(np.float32) * (1 - 0.1 * i), 0, 255).astype(np.uint8) for i in range(6)]
+    ramp = [
+        np.clip(scene(1, i=i).astype(np.float32) * (1 - 0.1 * i), 0, 255).astype(np.uint8) for i in range(6)
+    ]
     flags = run(an, ramp, t0=t)
     assert all(not (f - {Reason.DARK}) for f in flags), flags
 
@@ -198,8 +202,9 @@ def keyframes(name: str) -> list[np.ndarray]:
     return out
 
 
-@pytest.mark.parametrize("name", ["pets2009_vtest", "caviar_hallway", "intel_person_bicycle_car",
-                                  "bgs_highway_trees"])
+@pytest.mark.parametrize(
+    "name", ["pets2009_vtest", "caviar_hallway", "intel_person_bicycle_car", "bgs_highway_trees"]
+)
 def test_footage_raises_no_alarm_and_each_perturbation_is_found(name):
     keys = keyframes(name)
     clean = run(Analyzer("c", CheckParams()), keys)

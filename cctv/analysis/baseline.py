@@ -15,9 +15,12 @@ class Baseline:
     """A value (scalar or array) learned over a warm-up, then updated slowly while the picture is healthy.
 
     During the warm-up (``warmup_s`` of sample time and at least ``min_samples`` samples) the baseline is the
-    running mean of what it sees; afterwards an exponential average with time constant ``tau_s``.
-    ``ready`` says whether a verdict may be given against it.
+    running mean of what it sees; afterwards an exponential average with time constant ``tau_s``, where one
+    update weighs at most ``max_step_s`` of time (so the first sample after a long night or a long fault does
+    not replace what was learned). ``ready`` says whether a verdict may be given against it.
     """
+
+    max_step_s = 60.0
 
     def __init__(self, warmup_s: float, tau_s: float, min_samples: int = 3, median: bool = False) -> None:
         self.median = median  # warm-up value: the per-element median (ignores what passed by) instead of mean
@@ -51,19 +54,29 @@ class Baseline:
             self._warm.append(x)
             self.samples += 1
             self._t_last = t
-            self.value = np.median(np.stack(self._warm), axis=0).astype(np.float32) if isinstance(x, np.ndarray) \
-                else float(np.median(self._warm))
-            if self.ready:
+            if self.ready:  # the median once, when the warm-up ends (until then value is the first sample)
+                self.value = (
+                    np.median(np.stack(self._warm), axis=0).astype(np.float32)
+                    if isinstance(x, np.ndarray)
+                    else float(np.median(self._warm))
+                )
                 self._warm = []
             return
         if was_ready:
-            dt = max(0.0, t - (self._t_last or t))
+            dt = min(self.max_step_s, max(0.0, t - (self._t_last or t)))
             alpha = 1.0 - math.exp(-dt / self.tau_s) if self.tau_s > 0 else 1.0
         else:
             alpha = 1.0 / (self.samples + 1)
         self.value = self.value + alpha * (x - self.value)
         self.samples += 1
         self._t_last = t
+
+    def adopt(self, t: float, x: float | np.ndarray) -> None:
+        """Take ``x`` as the learned value at once (a re-learned reference), ready for verdicts."""
+        self.value = x.astype(np.float32) if isinstance(x, np.ndarray) else float(x)
+        self.samples = max(self.min_samples, 1)
+        self._t0, self._t_last = t - self.warmup_s, t
+        self._warm = []
 
     def forget(self) -> None:
         self.value, self.samples, self._t0, self._t_last = None, 0, None, None

@@ -29,7 +29,12 @@ class EventTracker:
         """Feed one sample; returns the events that opened or closed with it (an open one has end None)."""
         out: list[Event] = []
         cur = self.current
-        if cur is not None and not active and self._last_active is not None and t - self._last_active >= self.hold_s:
+        if (
+            cur is not None
+            and not active
+            and self._last_active is not None
+            and t - self._last_active >= self.hold_s
+        ):
             cur.end = self._last_active
             out.append(cur)
             self.current = cur = None

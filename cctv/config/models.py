@@ -305,6 +305,11 @@ class Checks(_Model):
     moved_after_s: float = Field(
         2.0, ge=0, le=600, description="A moved view must persist this long (sample time) to be flagged.",
     )
+    moved_relearn_s: float = Field(
+        3600.0, ge=0, le=604800, description="A moved camera whose new view stays the same this long (sample "
+        "time) takes it as its reference and stops being moved; 0 keeps it moved until someone accepts the new "
+        "view or the camera's worker restarts.",
+    )
     low_fps_ratio: float = Field(
         0.5, gt=0, le=1, description="Packets arriving below this share of the expected frame rate are low_fps.",
     )
