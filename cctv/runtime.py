@@ -9,6 +9,7 @@ import os
 import socket
 from typing import Any
 
+from cctv.alert_writer import AlertWriter
 from cctv.services import Services
 from cctv.store.writer import StoreWriter
 
@@ -22,6 +23,7 @@ class CoreRuntime:
         self.node_id = f"{socket.gethostname()}:{os.getpid()}"
         self.started_ms = services.clock.now_ms()
         self.writer = StoreWriter(services.store, services.bus)
+        self.alert_writer = AlertWriter(services.store, services.bus, services.clock, services.alerts)
         # the cameras whose history this node writes (all of them on the embedded default)
         self.cameras = [c.path for c in services.sites.cameras if c.enabled]
         self._tasks: list[asyncio.Task[Any]] = []
@@ -31,6 +33,9 @@ class CoreRuntime:
         store = self.s.store
         await store.awrite(store.recover_after_crash, self.s.clock.now_ms(), self.cameras)
         await store.awrite(store.heartbeat, self.node_id, self.started_ms, self.s.clock.now_ms())
+        # after recovery, so the roll-up model loads closed intervals; before ingest publishes anything
+        await self.s.rollup.start(store, self.s.bus, self.s.clock)
+        await self.alert_writer.start()
         self._tasks = [
             asyncio.create_task(self.writer.run(), name="store-writer"),
             asyncio.create_task(self._heartbeats(), name="heartbeat"),
@@ -46,6 +51,8 @@ class CoreRuntime:
                 await t
         self.writer.finish()  # not cancelled: a write in flight must land before intervals are closed
         await writer_task
+        await self.alert_writer.stop()
+        await self.s.rollup.stop()
         store, now = self.s.store, self.s.clock.now_ms()
         await store.awrite(store.close_open_intervals, now, self.cameras)
         await store.awrite(store.heartbeat, self.node_id, self.started_ms, now)
@@ -64,4 +71,6 @@ class CoreRuntime:
             "store_written": self.writer.written,
             "store_errors": self.writer.errors,
             "store_dropped": self.writer.dropped,
+            "alerts_written": self.alert_writer.written,
+            "alert_errors": self.alert_writer.errors,
         }

@@ -12,9 +12,11 @@ from cctv.bus import Bus
 from cctv.clock import Clock
 from cctv.config.models import Config
 from cctv.live import LiveModel
+from cctv.rollup_live import RollupModel
 from cctv.sites import Sites
 from cctv.snapshots import SnapshotStore
 from cctv.store import Store
+from cctv.store.alert_store import AlertStore
 from cctv.users import Accounts
 
 
@@ -33,12 +35,19 @@ class Services:
     # Accounts and sessions, and the audit log: over the store's engine unless given.
     accounts: Accounts = field(default=None)  # type: ignore[assignment]
     audit: AuditLog = field(default=None)  # type: ignore[assignment]
+    # The live roll-up model (started by CoreRuntime, or by the first view that needs it) and the alert feed.
+    rollup: RollupModel = field(default=None)  # type: ignore[assignment]
+    alerts: AlertStore = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if self.accounts is None:
             self.accounts = Accounts(self.store.engine)
         if self.audit is None:
             self.audit = AuditLog(self.store.engine)
+        if self.rollup is None:
+            self.rollup = RollupModel(c.path for c in self.sites.cameras if c.enabled)
+        if self.alerts is None:
+            self.alerts = AlertStore(self.store.engine)
 
 
 def make_services(config: Config, *, clock: Clock, store: Store, data_dir: Path) -> Services:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 import aiohttp
@@ -41,14 +42,37 @@ ROUTES = [
     ("/api/areas/{kel}", "status", "kel"),
     ("/api/areas/{rt}", "status", "rt"),
     ("/snapshot/{cam}.jpg", "live", "cam"),
+    ("/tech/{kel}", "stats", "kel"),
+    ("/tech/{rt}", "stats", "rt"),
+    ("/tech/{kel}.csv", "stats", "kel"),
+    ("/tech/{kel}?format=csv", "stats", "kel"),
+    ("/api/rollup/{kel}", "stats", "kel"),
+    ("/api/rollup/{rt}", "stats", "rt"),
+    ("/alerts?area={kel}", "status", "kel"),
+    ("/api/alerts?area={rt}", "status", "rt"),
+    ("/snapshot/{cam}.jpg?w=160", "live", "cam"),
+    ("/wall/{kel}", "live", "kel"),
+    ("/wall/{rt}", "live", "rt"),
+    ("/api/wall?area={kel}", "live", "kel"),
 ]
 OUT_ONLY = [  # areas above the scope are out of scope too
     ("/area/kota-baru", "status"),
     ("/api/areas/kota-baru", "status"),
     ("/api/cameras?area=kota-baru", "status"),
     ("/area/telanaipura", "status"),
+    ("/tech/kota-baru", "stats"),
+    ("/tech/kota-baru.csv", "stats"),
+    ("/api/rollup/kota-baru", "stats"),
+    ("/alerts?area=kota-baru", "status"),
+    ("/wall/kota-baru", "live"),
+    ("/api/wall?area=kota-baru", "live"),
+    ("/wall/telanaipura", "live"),
 ]
 UNSCOPED = ["/", "/api/areas", "/api/cameras"]  # the city: cut down to the scope
+UNSCOPED_STATUS = ["/alerts", "/api/alerts", "/alerts?fragment=1"]  # the alert feed: in-scope alerts only
+UNSCOPED_STATS = ["/tech", "/tech.csv", "/api/rollup"]  # the same, for roles with stats (uptime)
+STATS_ROLES = {"admin", "operator", "technician"}
+UNSCOPED_LIVE = ["/wall", "/api/wall", "/api/wall?page=9&per_page=1"]  # the same, for roles with live pictures
 
 
 @pytest.fixture
@@ -65,6 +89,8 @@ def city(web_services: Services) -> Services:
 
 def expected(role: str, need: str, in_scope: bool) -> int:
     if need == "live" and role not in LIVE_ROLES:
+        return 403
+    if need == "stats" and role not in STATS_ROLES:
         return 403
     return 200 if in_scope else 404
 
@@ -100,7 +126,16 @@ async def test_matrix(role: str, city: Services, client_as: Any) -> None:
         r = await client.get(url)
         assert r.status == 200, f"{role} GET {url}"
         assert_no_leak(await r.text(), f"{role} GET {url}")
+    for url in UNSCOPED_LIVE:
+        r = await client.get(url)
+        assert r.status == (200 if role in LIVE_ROLES else 403), f"{role} GET {url}"
+        assert_no_leak(await r.text(), f"{role} GET {url}")
 
+    for url in UNSCOPED_STATUS + UNSCOPED_STATS:
+        r = await client.get(url)
+        want = 200 if url in UNSCOPED_STATUS or role in STATS_ROLES else 403
+        assert r.status == want, f"{role} GET {url}"
+        assert_no_leak(await r.text(), f"{role} GET {url}")
 
 @pytest.mark.parametrize("role", ROLES)
 async def test_city_is_cut_to_the_scope(role: str, city: Services, client_as: Any) -> None:
@@ -184,5 +219,37 @@ def test_every_route_is_in_the_matrix(web_services: Services) -> None:
     seen = {r.canonical for r in app.router.resources()}
     covered = {"/", "/area/{path}", "/camera/{path}", "/api/cameras", "/api/cameras/{path}",
                "/api/cameras/{path}/intervals", "/api/areas", "/api/areas/{path}", "/snapshot/{path}.jpg",
-               "/ws", "/healthz", "/login", "/logout", "/static"}
+               "/ws", "/healthz", "/login", "/logout", "/static", "/wall", "/wall/{path}", "/api/wall"}
+    covered |= {"/tech", "/tech.csv", "/tech/{path}", "/api/rollup", "/api/rollup/{path}", "/alerts",
+                "/api/alerts", "/alerts/{id}/ack"}  # roll-ups, technician dashboard, alert feed
     assert seen == covered, f"routes not in the RBAC matrix: {seen - covered}"
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_alert_feed(role: str, city: Services, client_as: Any) -> None:
+    """Alerts in and out of the scope: the feed lists only the ones in it; acknowledging needs alerts.ack and
+    answers 404 outside the scope, exactly as for an alert that does not exist."""
+    from cctv.alerts import Alert, AlertEvent
+
+    ids = {}
+    for cam in (CAM3, CAM4, CAM5):
+        ids[cam] = city.alerts.write(AlertEvent("open", Alert(cam, T0, "offline", "timeout", "offline", 1, T0)))
+    client = await client_as(role, SCOPE)
+    for url in ("/alerts", "/api/alerts", "/alerts?fragment=1", f"/alerts?area={SCOPE}"):
+        r = await client.get(url)
+        assert r.status == 200, f"{role} GET {url}"
+        body = await r.text()
+        assert_no_leak(body, f"{role} GET {url}")
+        assert CAM3 in body and CAM4 not in body and CAM5 not in body
+    html = await (await client.get("/")).text()
+    token = re.search(r'<meta name="csrf-token" content="([^"]+)">', html).group(1)  # type: ignore[union-attr]
+    can_ack = role in ("admin", "operator")
+    r = await client.post(f"/alerts/{ids[CAM4]}/ack", data={"csrf_token": token}, allow_redirects=False)
+    assert r.status == (404 if can_ack else 403), f"{role} ack out of scope"
+    out = await r.text()
+    nothing = await (await client.post("/alerts/987654/ack", data={"csrf_token": token})).text()
+    assert out.replace(str(ids[CAM4]), "N") == nothing.replace("987654", "N")
+    assert city.alerts.get(ids[CAM4]).acked_by is None  # type: ignore[union-attr]
+    r = await client.post(f"/alerts/{ids[CAM3]}/ack", data={"csrf_token": token}, allow_redirects=False)
+    assert r.status == (303 if can_ack else 403), f"{role} ack in scope"
+    assert (city.alerts.get(ids[CAM3]).acked_by is not None) == can_ack  # type: ignore[union-attr]

@@ -21,7 +21,7 @@ from web.errors import error_middleware
 from web.i18n import LANGS, lang_middleware, translate
 from web.keys import SERVICES, TIMEZONE, WEBSOCKETS
 from web.security import LIMITER, LoginLimiter, security_middleware
-from web.views import api, pages, snapshots, ws
+from web.views import alerts, api, pages, snapshots, tech, wall, ws
 from web.views import auth as auth_views
 
 HERE = Path(__file__).parent
@@ -39,6 +39,11 @@ def area_url(path: str) -> str:
 
 def camera_url(path: str) -> str:
     return f"/camera/{path}"
+
+
+async def _stop_rollup(app: web.Application) -> None:
+    """The roll-up model may have been started by a view (no CoreRuntime in this process): stop it."""
+    await app[SERVICES].rollup.stop()
 
 
 def create_app(services: Services) -> web.Application:
@@ -60,9 +65,13 @@ def create_app(services: Services) -> web.Application:
 
     app.add_routes(auth_views.routes)
     app.add_routes(pages.routes)
+    app.add_routes(wall.routes)
     app.add_routes(api.routes)
     app.add_routes(snapshots.routes)
     app.add_routes(ws.routes)
+    app.add_routes(tech.routes)
+    app.add_routes(alerts.routes)
     app.router.add_static("/static/", HERE / "static", name="static")
     app.on_shutdown.append(ws.close_all)
+    app.on_cleanup.append(_stop_rollup)
     return app

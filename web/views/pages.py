@@ -2,11 +2,14 @@
 
 area.html context: ``area`` (Area), ``level_label``, ``breadcrumbs`` (list of {path, name}), ``counts``
 (Counts.as_dict()), ``children`` (list of {path, name, level, counts}), ``tiles`` (list of tile dicts, see
-common.tile), ``total_cameras``, ``capped`` (bool: the grid shows only the first ``GRID_CAP``).
+common.tile, attention-first: cctv.attention), ``show_wall`` (the caller may see pictures), ``total_cameras``,
+``capped`` (bool: the grid shows only the first ``GRID_CAP``; the tile wall pages through all), ``grid_cap``,
+``wall_url``, ``sizes``, ``img_sizes`` (see web/views/wall.py).
 
 camera.html context: ``cam`` (tile dict), ``breadcrumbs``, ``stats`` (list of (label, value)) or None,
-``url_redacted``, ``timeline`` (list of {state, left, width, title}), ``intervals`` (list of {state,
-state_label, reason_text, start, end, duration}), ``availability`` (list of {state, label, pct}).
+``url_redacted``, ``timeline`` (list of {state, left, width, title, mixed}: at most ~2/``TIMELINE_MIN_PCT``
+bars, see :func:`timeline_bars`), ``intervals`` (list of {state, state_label, reason_text, start, end,
+duration}), ``availability`` (list of {state, label, pct}).
 """
 
 from __future__ import annotations
@@ -18,14 +21,13 @@ from aiohttp import web
 
 from cctv.auth import Perm
 from cctv.messages import StreamStats
+from cctv.snapshots import SIZES
 from cctv.store import Interval
 from web.i18n import format_duration, format_ms, lang_of, reason_text, translate
 from web.keys import TIMEZONE
 from web.views.common import (
-    area_cameras,
     area_counts,
     area_or_404,
-    attention_order,
     camera_or_404,
     render,
     require,
@@ -33,8 +35,13 @@ from web.views.common import (
     tile,
     visible_breadcrumbs,
 )
+from web.views.wall import ordered_cameras
 
-GRID_CAP = 64  # tiles on the city page; the child areas' pages show the rest
+GRID_CAP = 64  # tiles on an area page; the tile wall (/wall/PATH) pages through the rest
+TIMELINE_MIN_PCT = (
+    0.25  # an interval narrower than this (3.6 min of 24 h) is "tiny": merged with tiny neighbours
+)
+WORST = {"offline": 0, "degraded": 1, "online": 2}
 DAY_MS = 24 * 3600 * 1000
 TABLE_ROWS = 20
 
@@ -59,9 +66,9 @@ def _area_page(request: web.Request, path: str) -> web.Response:
     who = require(request, Perm.STATUS)
     area = area_or_404(request, path)
     svc = services(request)
-    cams = area_cameras(request, area)
-    ordered = attention_order(cams)
-    capped = area.level == "city" and len(ordered) > GRID_CAP
+    ordered = ordered_cameras(request, area)
+    total = len(ordered)
+    capped = total > GRID_CAP
     if capped:
         ordered = ordered[:GRID_CAP]
     children = [
@@ -81,9 +88,12 @@ def _area_page(request: web.Request, path: str) -> web.Response:
         "children": children,
         "tiles": [tile(request, c) for c in ordered] if who.can(Perm.LIVE) else [],
         "show_wall": who.can(Perm.LIVE),
-        "total_cameras": len(cams),
+        "total_cameras": total,
         "capped": capped,
         "grid_cap": GRID_CAP,
+        "wall_url": f"/wall/{area.path}" if area.path else "/wall",
+        "sizes": SIZES,
+        "img_sizes": "(max-width: 800px) 50vw, 320px",
     }
     return render(request, "area.html", context)
 
@@ -105,7 +115,7 @@ async def camera_page(request: web.Request) -> web.Response:
         "stats": _stats(cam.stats, tz, lang),
         "motion_score": cam.motion_score,
         "url_redacted": cam.site.url_redacted,
-        "timeline": _timeline(intervals, since, now, tz, lang),
+        "timeline": timeline_bars(intervals, since, now, tz, lang),
         "intervals": _interval_rows(intervals, now, tz, lang),
         "availability": _availability(availability, lang),
     }
@@ -117,6 +127,7 @@ def _stats(s: StreamStats | None, tz: ZoneInfo, lang: str) -> list[tuple[str, st
         return None
     resolution = f"{s.width}×{s.height}" if s.width and s.height else "—"
     keyframe = f"{s.keyframe_interval_s:.1f} s" if s.keyframe_interval_s is not None else "—"
+
     def t(key: str) -> str:
         return translate(key, lang)
 
@@ -132,22 +143,70 @@ def _stats(s: StreamStats | None, tz: ZoneInfo, lang: str) -> list[tuple[str, st
     ]
 
 
-def _timeline(intervals: list[Interval], since: int, now: int, tz: ZoneInfo, lang: str) -> list[dict[str, Any]]:
+def timeline_bars(
+    intervals: list[Interval],
+    since: int,
+    now: int,
+    tz: ZoneInfo,
+    lang: str,
+    min_pct: float = TIMELINE_MIN_PCT,
+) -> list[dict[str, Any]]:
+    """Bars of the state timeline over [since, now], bounded however much a camera flapped.
+
+    An interval at least ``min_pct`` of the window wide is drawn as it is (there are at most 100/min_pct of
+    those). A run of narrower ones between two wide ones is drawn as one bar: exact when the run is a single
+    interval, else a "mixed" bar in the worst state of the run (offline, then degraded), titled with how many
+    changes it holds. So there are at most 2 * 100/min_pct + 1 bars, and a short outage never disappears.
+    """
     window = now - since
-    bars = []
+    min_ms = window * min_pct / 100
+    clipped = []
     for iv in intervals:
         lo, hi = max(iv.start_ms, since), min(iv.end_ms if iv.end_ms is not None else now, now)
-        if hi <= lo:
-            continue
-        label = translate(f"state.{iv.state}", lang)
-        words = reason_text(iv.state, iv.reason, lang)
-        title = f"{label}{' — ' + words if words else ''}: {format_ms(lo, tz, lang)} → {format_ms(hi, tz, lang)}"
-        bars.append({
-            "state": iv.state,
+        if hi > lo:
+            clipped.append((iv, lo, hi))
+
+    def bar(state: str, lo: int, hi: int, title: str, mixed: bool = False) -> dict[str, Any]:
+        return {
+            "state": state,
             "left": round((lo - since) * 100 / window, 3),
             "width": round((hi - lo) * 100 / window, 3),
             "title": title,
-        })
+            "mixed": mixed,
+        }
+
+    def exact(iv: Interval, lo: int, hi: int) -> dict[str, Any]:
+        label = translate(f"state.{iv.state}", lang)
+        words = reason_text(iv.state, iv.reason, lang)
+        span = f"{format_ms(lo, tz, lang)} → {format_ms(hi, tz, lang)}"
+        return bar(iv.state, lo, hi, f"{label}{' — ' + words if words else ''}: {span}")
+
+    bars: list[dict[str, Any]] = []
+    run: list[tuple[Interval, int, int]] = []
+
+    def flush() -> None:
+        if len(run) == 1:
+            bars.append(exact(*run[0]))
+        elif run:
+            worst = min((iv.state for iv, _, _ in run), key=lambda s: WORST.get(s, 0))
+            lo, hi = run[0][1], run[-1][2]
+            title = translate(
+                "camera.timeline_mixed",
+                lang,
+                n=len(run),
+                worst=translate(f"state.{worst}", lang),
+                span=f"{format_ms(lo, tz, lang)} → {format_ms(hi, tz, lang)}",
+            )
+            bars.append(bar(worst, lo, hi, title, mixed=True))
+        run.clear()
+
+    for iv, lo, hi in clipped:
+        if hi - lo < min_ms:
+            run.append((iv, lo, hi))
+        else:
+            flush()
+            bars.append(exact(iv, lo, hi))
+    flush()
     return bars
 
 
@@ -155,14 +214,18 @@ def _interval_rows(intervals: list[Interval], now: int, tz: ZoneInfo, lang: str)
     rows = []
     for iv in reversed(intervals[-TABLE_ROWS:]):
         end = iv.end_ms if iv.end_ms is not None else now
-        rows.append({
-            "state": iv.state,
-            "state_label": translate(f"state.{iv.state}", lang),
-            "reason_text": reason_text(iv.state, iv.reason, lang),
-            "start": format_ms(iv.start_ms, tz, lang),
-            "end": format_ms(iv.end_ms, tz, lang) if iv.end_ms is not None else translate("camera.ongoing", lang),
-            "duration": format_duration(end - iv.start_ms),
-        })
+        rows.append(
+            {
+                "state": iv.state,
+                "state_label": translate(f"state.{iv.state}", lang),
+                "reason_text": reason_text(iv.state, iv.reason, lang),
+                "start": format_ms(iv.start_ms, tz, lang),
+                "end": format_ms(iv.end_ms, tz, lang)
+                if iv.end_ms is not None
+                else translate("camera.ongoing", lang),
+                "duration": format_duration(end - iv.start_ms),
+            }
+        )
     return rows
 
 
@@ -173,9 +236,11 @@ def _availability(ms_by_state: dict[str, int], lang: str) -> list[dict[str, Any]
         ms = ms_by_state.get(state, 0)
         covered += ms
         rows.append({"state": state, "label": translate(f"state.{state}", lang), "pct": ms * 100 / DAY_MS})
-    rows.append({
-        "state": "unknown",
-        "label": translate("camera.no_data", lang),
-        "pct": max(0, DAY_MS - covered) * 100 / DAY_MS,
-    })
+    rows.append(
+        {
+            "state": "unknown",
+            "label": translate("camera.no_data", lang),
+            "pct": max(0, DAY_MS - covered) * 100 / DAY_MS,
+        }
+    )
     return rows

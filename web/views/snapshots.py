@@ -1,4 +1,12 @@
-"""The latest JPEG of a camera: ``GET /snapshot/{path}.jpg`` with an ETag, 304 on a match, 404 when none."""
+"""``GET /snapshot/{path}.jpg[?w=WIDTH][&t=VERSION]``: a camera's latest JPEG.
+
+``w`` asks for a picture about that wide: it is rounded up to one of ``cctv.snapshots.SIZES`` and never
+scales up (a wider request gets the snapshot as stored). Scaled copies are cached per (camera, width,
+snapshot version). ``t`` is ignored by the server: pages put the snapshot's time there so that a new
+snapshot is a new URL. Every answer carries an ``ETag`` (per version and width) and ``Cache-Control:
+no-cache``: the browser asks again when the WebSocket says the snapshot changed and gets a 304 when it did
+not. 404 when the camera has no picture yet.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +15,33 @@ import asyncio
 from aiohttp import web
 
 from cctv.auth import Perm
+from cctv.snapshots import fit_width, sized_etag
 from web.errors import CctvError
-from web.views.common import camera_or_404, require, services, tr
+from web.views.common import camera_or_404, int_param, require, services, tr
 
 routes = web.RouteTableDef()
+
+MAX_REQUESTED_WIDTH = 10_000
 
 
 @routes.get("/snapshot/{path:[^/]+/[^/]+/[^/]+/[^/]+}.jpg")
 async def snapshot(request: web.Request) -> web.Response:
     require(request, Perm.LIVE)
     cam = camera_or_404(request, request.match_info["path"])
+    requested = int_param(request, "w", None, 1, MAX_REQUESTED_WIDTH)  # malformed: 400, before any work
+    store = services(request).snapshots
     # The store reads its disk mirror the first time after a restart: keep that off the event loop.
-    snap = await asyncio.to_thread(services(request).snapshots.get, cam.path)
-    if snap is None:
+    src = await asyncio.to_thread(store.get, cam.path)
+    if src is None:
         raise CctvError(404, tr(request, "error.404"), tr(request, "error.no_snapshot"))
-    etag = snap.etag
+    width = fit_width(requested) if requested is not None else None
+    etag = src.etag if width is None else sized_etag(src, width)
     headers = {"ETag": f'"{etag}"', "Cache-Control": "no-cache"}
     if any(e.value in (etag, "*") for e in request.if_none_match or ()):
         return web.Response(status=304, headers=headers)
+    snap = (
+        src
+        if width is None or etag == src.etag
+        else await asyncio.to_thread(store.sized, cam.path, src, width)
+    )
     return web.Response(body=snap.jpeg, content_type="image/jpeg", headers=headers)

@@ -1,0 +1,372 @@
+"""What the technician dashboard shows, built from the live model and the roll-up model (no HTTP here).
+
+- :func:`camera_rows`: one row per camera of an area (live state, reason, since, reconnects, figures per window),
+  filtered by :func:`keep` and ordered by :func:`sort_rows`.
+- :func:`outage_rows`: offline and degraded episodes that overlap a window, newest first.
+- :func:`chart`: availability per child area (per camera for an RT) over time, as inline-SVG geometry.
+- :func:`csv_bytes`: the maintenance contractor's export (UTF-8 with a BOM so spreadsheets read it as UTF-8,
+  RFC 4180 quoting, WIB times; cells that would start a formula are prefixed with ``'``).
+"""
+
+from __future__ import annotations
+
+import csv
+import heapq
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cctv.rollup import DAY_MS, Tally, sum_tallies
+from cctv.services import Services
+from cctv.sites import Area
+from web.i18n import format_duration, format_ms, reason_text, translate
+
+HOUR_MS = 3600 * 1000
+STATE_RANK = {"offline": 0, "degraded": 1, "online": 2}
+# sort keys of the camera table: key -> how to read the value from a CameraRow
+SORTS = (
+    "state",
+    "camera",
+    "area",
+    "since",
+    "avail_24h",
+    "avail_7d",
+    "avail_30d",
+    "usable_24h",
+    "usable_7d",
+    "outages_30d",
+    "mttr_30d",
+    "reconnects",
+)
+STATE_FILTERS = ("", "offline", "degraded", "online", "down")  # "down": offline or degraded
+# chart: buckets per window (24 × 1 h, 28 × 6 h, 30 × 1 d)
+CHART_BUCKETS = {"24h": (24, HOUR_MS), "7d": (28, 6 * HOUR_MS), "30d": (30, DAY_MS)}
+PALETTE = (
+    "#58a6ff",
+    "#f2cc60",
+    "#56d364",
+    "#ff7b72",
+    "#d2a8ff",
+    "#79c0ff",
+    "#ffa657",
+    "#7ee787",
+    "#ff9bce",
+    "#a5d6ff",
+)
+
+
+@dataclass(slots=True)
+class CameraRow:
+    path: str
+    name: str
+    kecamatan: str  # names
+    kelurahan: str
+    rt: str
+    rt_path: str
+    state: str
+    reason: str
+    since_ms: int
+    motion: bool
+    reconnects: int | None
+    tallies: dict[str, Tally]
+
+    def value(self, key: str) -> Any:
+        if key == "state":
+            return (STATE_RANK.get(self.state, 0), self.since_ms)
+        if key == "camera":
+            return (self.name.lower(), self.path)
+        if key == "area":
+            return self.path
+        if key == "since":
+            return self.since_ms
+        if key == "reconnects":
+            return self.reconnects
+        kind, window = key.split("_")
+        t = self.tallies.get(window)
+        if t is None:
+            return None
+        return {"avail": t.availability, "usable": t.usability, "outages": t.outages, "mttr": t.mttr_ms}[kind]
+
+
+def camera_rows(svc: Services, area: Area, now_ms: int) -> list[CameraRow]:
+    """Every enabled camera of ``area`` (already cut to the caller's scope), in config order."""
+    sites, live = svc.sites, svc.live
+    svc.rollup.sync()
+    tallies = svc.rollup.tallies(now_ms, area.cameras)
+    out = []
+    for path in area.cameras:
+        try:
+            cam = live.camera(path)
+        except KeyError:
+            continue  # disabled
+        s = cam.site
+        out.append(
+            CameraRow(
+                path=path,
+                name=s.name,
+                kecamatan=sites.area(s.kecamatan).name,
+                kelurahan=sites.area(s.kelurahan).name,
+                rt=sites.area(s.rt).name,
+                rt_path=s.rt,
+                state=str(cam.state),
+                reason=str(cam.reason),
+                since_ms=cam.since_ms,
+                motion=cam.motion,
+                reconnects=cam.stats.reconnects if cam.stats is not None else None,
+                tallies=tallies.get(path) or {w: Tally() for w in svc.rollup.windows},
+            )
+        )
+    return out
+
+
+def keep(rows: Iterable[CameraRow], state: str, q: str) -> list[CameraRow]:
+    """Rows in ``state`` ("" any, "down" offline or degraded) whose name or path contains ``q``."""
+    q = q.strip().lower()
+    out = []
+    for r in rows:
+        if state == "down" and r.state == "online":
+            continue
+        if state and state != "down" and r.state != state:
+            continue
+        if (
+            q
+            and q not in r.name.lower()
+            and q not in r.path
+            and q not in r.rt.lower()
+            and q not in r.kelurahan.lower()
+        ):
+            continue
+        out.append(r)
+    return out
+
+
+def sort_rows(rows: Sequence[CameraRow], key: str, descending: bool) -> list[CameraRow]:
+    """Sorted by ``key``; rows without a value (nothing known yet) always come last."""
+    known = [r for r in rows if r.value(key) is not None]
+    unknown = [r for r in rows if r.value(key) is None]
+    known.sort(key=lambda r: (r.value(key), r.path), reverse=descending)
+    return known + unknown
+
+
+def outage_rows(
+    svc: Services,
+    cameras: Sequence[str],
+    since_ms: int,
+    now_ms: int,
+    tz: ZoneInfo,
+    lang: str,
+    limit: int = 100,
+) -> tuple[list[dict[str, Any]], int]:
+    """Offline and degraded episodes overlapping ``[since_ms, now_ms]``, newest first: (the first ``limit``,
+    how many there are)."""
+    found = [
+        (e.start_ms, path, e)
+        for path in cameras
+        for e in svc.rollup.episodes(path, since_ms)
+        if e.state != "online"
+    ]
+    newest = heapq.nlargest(limit, found, key=lambda x: (x[0], x[1]))
+    rows = []
+    for _start, path, e in newest:
+        cam = svc.sites.camera(path)
+        rows.append(
+            {
+                "camera": path,
+                "name": cam.name,
+                "rt": svc.sites.area(cam.rt).name,
+                "state": e.state,
+                "state_label": translate(f"state.{e.state}", lang),
+                "reasons": ", ".join(reason_text(e.state, r, lang) for r in e.reasons if r) or "—",
+                "start": format_ms(e.start_ms, tz, lang),
+                "end": format_ms(e.end_ms, tz, lang)
+                if e.end_ms is not None
+                else translate("camera.ongoing", lang),
+                "duration": format_duration(e.duration_ms(now_ms)),
+                "ongoing": e.end_ms is None,
+                "repaired": e.repaired,
+            }
+        )
+    return rows, len(found)
+
+
+# -- chart ---------------------------------------------------------------------------------------------
+
+
+def bucket_edges(now_ms: int, window: str, tz: ZoneInfo) -> list[int]:
+    """Bucket edges ending at ``now_ms``, aligned to the site's local hours / days (the last one is partial)."""
+    n, size = CHART_BUCKETS[window]
+    off = int(datetime.fromtimestamp(now_ms / 1000, tz).utcoffset().total_seconds() * 1000)  # type: ignore[union-attr]
+    last = (now_ms + off) // size * size - off
+    return [last - (n - 1 - i) * size for i in range(n)] + [now_ms]
+
+
+CHART_TTL_MS = 60_000
+
+
+def chart(svc: Services, area: Area, now_ms: int, window: str, tz: ZoneInfo, lang: str) -> dict[str, Any]:
+    """:func:`chart_of`, reused for a minute (per area as the caller sees it, window and language)."""
+    key = ("chart", area.path, area.children, window, lang)
+    return svc.rollup.memo(key, now_ms, CHART_TTL_MS, lambda: chart_of(svc, area, now_ms, window, tz, lang))
+
+
+def chart_of(
+    svc: Services,
+    area: Area,
+    now_ms: int,
+    window: str,
+    tz: ZoneInfo,
+    lang: str,
+    width: int = 760,
+    height: int = 240,
+) -> dict[str, Any]:
+    """Series of availability (% of known time up) per bucket, for each child area (or camera of an RT)."""
+    edges = bucket_edges(now_ms, window, tz)
+    sites = svc.sites
+    if area.children:
+        groups = [(c, sites.area(c).name, sites.area(c).cameras) for c in area.children]
+    else:
+        groups = [(c, sites.camera(c).name, (c,)) for c in area.cameras]
+    per_cam: dict[str, list[Tally]] = {}
+    series = []
+    for path, name, cams in groups[: len(PALETTE)]:
+        cols = []
+        for c in cams:
+            if c not in per_cam:
+                per_cam[c] = svc.rollup.timeline(c).buckets(edges, now_ms)
+            cols.append(per_cam[c])
+        sums = [sum_tallies(col[i] for col in cols) for i in range(len(edges) - 1)]
+        series.append((path, name, [t.availability for t in sums]))
+    left, right, top, bottom = 44, 12, 10, 28
+    values = [v for _p, _n, vs in series for v in vs if v is not None]
+    lo = min(90, int(min(values, default=1.0) * 10) * 10)  # percent: 90 % unless something fell below
+    plot_w, plot_h = width - left - right, height - top - bottom
+    n = len(edges) - 1
+
+    def x(i: int) -> float:
+        return round(left + (i + 0.5) * plot_w / n, 1)
+
+    def y(v: float) -> float:
+        return round(top + (100 - v * 100) * plot_h / (100 - lo), 1)
+
+    out_series = []
+    for k, (path, name, vs) in enumerate(series):
+        segments, seg, points = [], [], []
+        for i, v in enumerate(vs):
+            if v is None:
+                if seg:
+                    segments.append(" ".join(seg))
+                seg = []
+                continue
+            seg.append(f"{x(i)},{y(v)}")
+            label = f"{name}: {v * 100:.1f}% — {format_ms(edges[i], tz, lang)}"
+            points.append({"x": x(i), "y": y(v), "title": label})
+        if seg:
+            segments.append(" ".join(seg))
+        out_series.append(
+            {
+                "path": path,
+                "name": name,
+                "color": PALETTE[k % len(PALETTE)],
+                "segments": segments,
+                "points": points,
+            }
+        )
+    yticks = [{"y": y(p / 100), "label": f"{p}%"} for p in range(lo, 101, 10 if 100 - lo > 20 else 5)]
+    fmt = "%H:%M" if window == "24h" else "%d/%m"
+    xticks = [
+        {"x": x(i), "label": datetime.fromtimestamp(edges[i] / 1000, tz).strftime(fmt)}
+        for i in sorted({0, n // 4, n // 2, 3 * n // 4, n - 1})
+    ]
+    return {
+        "width": width,
+        "height": height,
+        "series": out_series,
+        "yticks": yticks,
+        "xticks": xticks,
+        "left": left,
+        "right": width - right,
+        "top": top,
+        "bottom": height - bottom,
+        "more": max(0, len(groups) - len(PALETTE)),
+        "window": window,
+    }
+
+
+# -- CSV -----------------------------------------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "kecamatan",
+    "kelurahan",
+    "rt",
+    "camera_path",
+    "camera_name",
+    "state",
+    "reason",
+    "since_wib",
+    "availability_24h_pct",
+    "availability_7d_pct",
+    "availability_30d_pct",
+    "usability_24h_pct",
+    "usability_7d_pct",
+    "usability_30d_pct",
+    "outages_30d",
+    "offline_30d_min",
+    "mttr_offline_30d_min",
+    "mttr_degraded_30d_min",
+    "reconnects",
+)
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _pct(v: float | None) -> str:
+    return "" if v is None else f"{v * 100:.2f}"
+
+
+def _minutes(ms: float | None) -> str:
+    return "" if ms is None else f"{ms / 60000:.1f}"
+
+
+def _local(t_ms: int, tz: ZoneInfo) -> str:
+    return datetime.fromtimestamp(t_ms / 1000, tz).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def csv_bytes(rows: Iterable[CameraRow], tz: ZoneInfo) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+    w.writerow(CSV_COLUMNS)
+    for r in rows:
+        d, wk, mo = r.tallies["24h"], r.tallies["7d"], r.tallies["30d"]
+        w.writerow(
+            [
+                _cell(v)
+                for v in (
+                    r.kecamatan,
+                    r.kelurahan,
+                    r.rt,
+                    r.path,
+                    r.name,
+                    r.state,
+                    r.reason if r.state != "online" else "",
+                    _local(r.since_ms, tz),
+                    _pct(d.availability),
+                    _pct(wk.availability),
+                    _pct(mo.availability),
+                    _pct(d.usability),
+                    _pct(wk.usability),
+                    _pct(mo.usability),
+                    mo.outages,
+                    _minutes(mo.offline_ms),
+                    _minutes(mo.mttr_ms),
+                    _minutes(mo.mttr_degraded_ms),
+                    r.reconnects,
+                )
+            ]
+        )
+    return buf.getvalue().encode("utf-8-sig")
