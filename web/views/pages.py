@@ -25,6 +25,7 @@ from cctv.snapshots import SIZES
 from cctv.store import Interval
 from web.i18n import format_duration, format_ms, lang_of, reason_text, translate
 from web.keys import TIMEZONE
+from web.views.camera_history import day_windows, motion_rows, uptime_columns
 from web.views.common import (
     area_counts,
     area_or_404,
@@ -118,8 +119,21 @@ async def camera_page(request: web.Request) -> web.Response:
         "timeline": timeline_bars(intervals, since, now, tz, lang),
         "intervals": _interval_rows(intervals, now, tz, lang),
         "availability": _availability(availability, lang),
+        **await _history(svc, cam.path, now, tz, lang),
     }
     return render(request, "camera.html", context)
+
+
+async def _history(svc: Any, camera: str, now: int, tz: ZoneInfo, lang: str) -> dict[str, Any]:
+    """Daily uptime for the chart and the last 24 h of motion events (docs/web.md, camera page)."""
+    windows = day_windows(now, tz)
+
+    def read() -> tuple[list[dict[str, int]], list[dict[str, Any]]]:
+        days = [svc.store.availability(camera, lo, hi) for lo, hi in windows]
+        return days, svc.store.motion_events(camera, since_ms=now - DAY_MS, limit=50)
+
+    days, events = await svc.store.aread(read)
+    return {"uptime": uptime_columns(windows, days, tz, lang), "motion_events": motion_rows(events, now, tz, lang)}
 
 
 def _stats(s: StreamStats | None, tz: ZoneInfo, lang: str) -> list[tuple[str, str]] | None:
