@@ -8,7 +8,10 @@ drifts more than 2 s from arrival times).
 
 Crash-safe ordering: write ``NAME.ts.partial`` → close → fsync → rename to ``NAME.ts`` → fsync folder →
 queue the row on the store's writer thread. MPEG-TS stays readable when cut short, so a partial left by a
-crash is finished at start-up rather than lost (streams/recording_maintenance.py).
+crash is finished at start-up rather than lost (streams/recording_maintenance.py). Each packet is flushed to
+the kernel as it is muxed, so a killed process loses only packets still on their way, not the segment. The
+writer holds an exclusive ``flock`` on its partial until it is renamed: reconciliation leaves alone a partial
+that a live process is still writing (an ingest process orphaned by a killed parent, finishing its segment).
 
 Failures never stop ingest: backwards timestamps drop the packet and restart at the next keyframe; a full
 disk pauses recording for ``retry_after_s`` (every drop is counted in ``RecorderStats``).
@@ -17,6 +20,7 @@ disk pauses recording for ``retry_after_s`` (every drop is counted in ``Recorder
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import logging
 import os
@@ -72,6 +76,7 @@ class SegmentRecorder:
         self._paused_until_ms = 0
         self._frame_ms = 100
         self._held: tuple[av.Packet, int] | None = None  # a first keyframe waiting for timestamps
+        self._lock_fd: int | None = None  # flock on the open partial: "a live writer has it"
 
     # -- packets -----------------------------------------------------------------------------------
 
@@ -163,9 +168,13 @@ class SegmentRecorder:
     def _begin(self, stream, start_ms: int) -> bool:
         rel = segment_relpath(self.camera, start_ms, PARTIAL_SUFFIX)
         path = self.root / rel
+        lock_fd = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            out = av.open(str(path), "w", format="mpegts")
+            lock_fd = hold_writer_lock(path)  # creates the partial; FFmpeg opens the same inode later
+            # flush_packets: every packet goes to the kernel as it is muxed. FFmpeg's default buffers up to
+            # 256 KiB in this process, which is a whole segment of a substream: a SIGKILL lost all of it.
+            out = av.open(str(path), "w", format="mpegts", options={"flush_packets": "1"})
             if isinstance(stream, av.stream.Stream):
                 self._ostream = out.add_stream_from_template(stream)
             else:  # a template from the native RTSP client (streams.native.StreamTemplate)
@@ -174,9 +183,12 @@ class SegmentRecorder:
                 if stream.width and stream.height:
                     self._ostream.codec_context.width, self._ostream.codec_context.height = stream.width, stream.height
         except OSError as exc:
+            if lock_fd is not None:
+                os.close(lock_fd)
             self._fail(exc, start_ms)
             return False
         self._out, self._rel, self._start_ms, self._packets = out, rel, start_ms, 0
+        self._lock_fd = lock_fd
         self._last_end_ms = start_ms
         self._paused_until_ms, self.stats.paused = 0, ""
         return True
@@ -185,6 +197,12 @@ class SegmentRecorder:
         out, self._out = self._out, None
         if out is None:
             return
+        try:
+            self._close_and_rename(out, end_ms)
+        finally:
+            self._release_lock()  # only once the partial is renamed (or gone)
+
+    def _close_and_rename(self, out: av.container.OutputContainer, end_ms: int | None) -> None:
         partial = self.root / self._rel
         try:
             out.close()
@@ -221,9 +239,48 @@ class SegmentRecorder:
                 out.close()
             except Exception:  # noqa: BLE001 - the partial stays for start-up reconciliation
                 log.debug("closing a failed segment of %s", self.camera, exc_info=True)
+        self._release_lock()
+
+    def _release_lock(self) -> None:
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)
 
     def _drop(self) -> None:
         self.stats.dropped_packets += 1
+
+
+def hold_writer_lock(path: Path) -> int | None:
+    """Create ``path`` if need be and hold an exclusive ``flock`` on it while this process writes it (released
+    by closing the descriptor, or by the kernel when the process dies). None if the lock cannot be taken:
+    recording goes on without it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # never contended for long: a reconciliation probe holds it for a moment
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def held_by_a_writer(path: Path) -> bool:
+    """True while a live process holds ``hold_writer_lock`` on ``path`` (False if the file is gone)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:  # no flock on this filesystem: nobody can hold one either
+        return False
+    finally:
+        os.close(fd)  # releases the probe's own lock, if it got it
+    return False
 
 
 def fsync_and_hash(path: Path) -> tuple[str, int]:

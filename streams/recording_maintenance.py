@@ -5,6 +5,10 @@ Reconciliation runs before any worker starts (nothing else writes then) and appl
 short), complete files without a row are indexed, rows without a file are dropped, garbage rows are finished.
 Retention runs periodically: mark garbage → unlink → delete rows, in that order, so a crash at any point
 leaves nothing a later reconciliation cannot finish.
+
+A partial that a live process still writes (its ``flock`` is held: an ingest process orphaned by a killed
+``cctv run``, finishing its segment as it stops) is waited for, never finished under the writer's feet: that
+would index a file that then changes (its hash no longer holds), and the writer's own rename would fail.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,9 +41,11 @@ from cctv.store.segments import (
     mark_garbage,
     segments,
 )
-from streams.recorder import fsync_and_hash, fsync_dir
+from streams.recorder import fsync_and_hash, fsync_dir, held_by_a_writer
 
 log = logging.getLogger(__name__)
+
+WRITERS_WAIT_S = 20.0  # an orphaned ingest process stops within a few seconds (docs/recording.md)
 
 
 @dataclass(slots=True)
@@ -49,6 +56,7 @@ class ReconcileReport:
     dropped_rows: int = 0
     unlinked_garbage: int = 0
     unreadable: list[str] = field(default_factory=list)
+    still_written: list[str] = field(default_factory=list)  # partials a live process held past the wait
 
 
 def files_under(root: Path) -> list[str]:
@@ -86,16 +94,24 @@ def probe_segment(path: Path, start_ms: int) -> tuple[int, int] | None:
     return start_ms + round(float((last - first) * tb) * 1000) + frame_ms, packets
 
 
-def reconcile_recordings(root: Path, store: Store, cameras: Iterable[str] | None = None) -> ReconcileReport:
+def reconcile_recordings(root: Path, store: Store, cameras: Iterable[str] | None = None,
+                         writers_wait_s: float = WRITERS_WAIT_S) -> ReconcileReport:
     """Finish what an unclean stop left (all cameras, or only ``cameras``: an ingest process that died)."""
     rep = ReconcileReport()
+    only = None if cameras is None else set(cameras)
+
+    def listing() -> list[str]:
+        if only is None:
+            return files_under(root)
+        return [f"{c}/{rel}" for c in sorted(only) for rel in files_under(root / c)]
+
+    files, rep.still_written = _wait_for_writers(root, listing, writers_wait_s)
+    if rep.still_written:
+        log.warning("%d partial segments are still held by a live process after %g s; left for the next "
+                    "reconciliation: %s", len(rep.still_written), writers_wait_s, rep.still_written)
     rows = segments(store, include_garbage=True)
-    if cameras is None:
-        files = files_under(root)
-    else:
-        only = set(cameras)
+    if only is not None:
         rows = [r for r in rows if r.camera in only]
-        files = [f"{c}/{rel}" for c in sorted(only) for rel in files_under(root / c)]
     plan = reconcile(files, rows)
     for rel in plan.unlink_garbage:
         (root / rel).unlink(missing_ok=True)
@@ -103,19 +119,50 @@ def reconcile_recordings(root: Path, store: Store, cameras: Iterable[str] | None
     done_garbage = [i for i, p in garbage_paths(store) if p in set(plan.unlink_garbage)]
     delete_rows(store, sorted(set(done_garbage) | set(plan.drop_rows)))
     rep.dropped_rows = len(plan.drop_rows)
+    indexed = {r.path for r in rows}
     for rel in plan.finish_partials:
         final_rel = rel[: -len(PARTIAL_SUFFIX)] + SEGMENT_SUFFIX
+        if not (root / rel).exists() and (root / final_rel).exists():  # its writer finished it meanwhile
+            if final_rel not in indexed and _index(root, store, final_rel, final_rel, rep):
+                rep.indexed += 1
+                indexed.add(final_rel)
+            continue
         if _index(root, store, rel, final_rel, rep):
             rep.finished_partials += 1
         else:
             (root / rel).unlink(missing_ok=True)
             rep.discarded_partials += 1
     for rel in plan.index_files:
-        if _index(root, store, rel, rel, rep):
+        if rel not in indexed and _index(root, store, rel, rel, rep):
             rep.indexed += 1
     if any((rep.indexed, rep.finished_partials, rep.discarded_partials, rep.dropped_rows, rep.unlinked_garbage)):
         log.warning("recordings reconciled after an unclean stop: %s", rep)
     return rep
+
+
+def _wait_for_writers(root: Path, listing: Callable[[], list[str]], wait_s: float) -> tuple[list[str], list[str]]:
+    """The files to reconcile, once no live process holds a partial among them (waiting up to ``wait_s``), and
+    the partials still held after that (left out). A writer that lets go of one partial may have begun the
+    next, so the folder is listed again each time every known one is released."""
+    files = listing()
+    held = _held(root, files)
+    if not held:
+        return files, []
+    log.warning("%d partial segments are being written by another process (an orphaned ingest process "
+                "finishing them?); waiting up to %g s", len(held), wait_s)
+    deadline = time.monotonic() + wait_s
+    while held and time.monotonic() < deadline:
+        time.sleep(0.1)  # another process's progress: nothing to wait on but its lock
+        held = [f for f in held if held_by_a_writer(root / f)]
+        if not held:
+            files = listing()
+            held = _held(root, files)
+    left_out = set(held)
+    return [f for f in files if f not in left_out], held
+
+
+def _held(root: Path, files: list[str]) -> list[str]:
+    return [f for f in files if f.endswith(PARTIAL_SUFFIX) and held_by_a_writer(root / f)]
 
 
 def _index(root: Path, store: Store, rel: str, final_rel: str, rep: ReconcileReport) -> bool:
