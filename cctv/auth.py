@@ -28,15 +28,19 @@ class Perm(StrEnum):
     LIVE = "live"  # snapshots, the tile wall, the camera page, the live WebSocket
     STATS = "stats"  # stream statistics and uptime
     ALERTS_ACK = "alerts.ack"  # acknowledge alerts (later)
-    RECORDINGS = "recordings"  # recordings and clips of any case (later)
-    CLIPS_REQUEST = "clips.request"  # file a clip request (later)
+    RECORDINGS = "recordings"  # play back recordings of cameras in scope (camera page, HLS)
+    CLIPS_REQUEST = "clips.request"  # file clip requests; download one's own once ready
+    CLIPS_APPROVE = "clips.approve"  # approve / reject / export clip requests covering only cameras in scope
+    CLIPS_DOWNLOAD_ANY = "clips.download_any"  # download any ready clip in scope (admins), not only one's own
     USERS = "users"  # manage users
     AUDIT = "audit"  # read the audit log
 
 
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.ADMIN: frozenset(Perm),
-    Role.OPERATOR: frozenset({Perm.STATUS, Perm.LIVE, Perm.STATS, Perm.ALERTS_ACK, Perm.RECORDINGS}),
+    Role.OPERATOR: frozenset(
+        {Perm.STATUS, Perm.LIVE, Perm.STATS, Perm.ALERTS_ACK, Perm.RECORDINGS, Perm.CLIPS_APPROVE}
+    ),
     # technicians diagnose "covered", "moved", "blurred": they see snapshots, never recordings
     Role.TECHNICIAN: frozenset({Perm.STATUS, Perm.LIVE, Perm.STATS}),
     # police liaison: which cameras exist and whether they were up; never live pictures

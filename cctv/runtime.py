@@ -32,6 +32,7 @@ class CoreRuntime:
     async def start(self) -> None:
         store = self.s.store
         await store.awrite(store.recover_after_crash, self.s.clock.now_ms(), self.cameras)
+        await asyncio.to_thread(self.s.exports.recover)  # exports a crash left half-done: back to approved
         await store.awrite(store.heartbeat, self.node_id, self.started_ms, self.s.clock.now_ms())
         # after recovery, so the roll-up model loads closed intervals; before ingest publishes anything
         await self.s.rollup.start(store, self.s.bus, self.s.clock)
@@ -43,6 +44,7 @@ class CoreRuntime:
 
     async def stop(self) -> None:
         """Stop after the producers: write what is queued, then close open intervals at now."""
+        await self.s.exports.stop()  # an export in flight goes back to approved
         writer_task, *others = self._tasks
         for t in others:
             t.cancel()

@@ -11,12 +11,15 @@ from cctv.audit import AuditLog
 from cctv.bus import Bus
 from cctv.clock import Clock
 from cctv.config.models import Config
+from cctv.exports import ExportRunner
 from cctv.live import LiveModel
+from cctv.recordings import recordings_root
 from cctv.rollup_live import RollupModel
 from cctv.sites import Sites
 from cctv.snapshots import SnapshotStore
 from cctv.store import Store
 from cctv.store.alert_store import AlertStore
+from cctv.store.clip_store import ClipStore
 from cctv.users import Accounts
 
 
@@ -38,6 +41,9 @@ class Services:
     # The live roll-up model (started by CoreRuntime, or by the first view that needs it) and the alert feed.
     rollup: RollupModel = field(default=None)  # type: ignore[assignment]
     alerts: AlertStore = field(default=None)  # type: ignore[assignment]
+    # Clip requests and the node's export job runner (cctv/exports.py; recover() at start-up).
+    clips: ClipStore = field(default=None)  # type: ignore[assignment]
+    exports: ExportRunner = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if self.accounts is None:
@@ -48,6 +54,13 @@ class Services:
             self.rollup = RollupModel(c.path for c in self.sites.cameras if c.enabled)
         if self.alerts is None:
             self.alerts = AlertStore(self.store.engine)
+        if self.clips is None:
+            self.clips = ClipStore(self.store.engine)
+        if self.exports is None:
+            root = Path(recordings_root(str(self.data_dir), self.config.recording.dir))
+            self.exports = ExportRunner(
+                self.store, self.clips, self.sites, self.clock, self.audit, self.data_dir, root
+            )
 
 
 def make_services(config: Config, *, clock: Clock, store: Store, data_dir: Path) -> Services:

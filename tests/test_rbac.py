@@ -54,6 +54,8 @@ ROUTES = [
     ("/wall/{kel}", "live", "kel"),
     ("/wall/{rt}", "live", "rt"),
     ("/api/wall?area={kel}", "live", "kel"),
+    ("/camera/{cam}/vod.m3u8?start=1767225600000&end=1767229200000", "recordings", "cam"),
+    ("/api/cameras/{cam}/recordings", "recordings", "cam"),
 ]
 OUT_ONLY = [  # areas above the scope are out of scope too
     ("/area/kota-baru", "status"),
@@ -87,7 +89,14 @@ def city(web_services: Services) -> Services:
     return svc
 
 
+RECORDINGS_ROLES = {"admin", "operator"}  # playback of recordings; never technicians, police only via clips
+CLIP_ROLES = {"admin", "operator", "police"}  # see clip requests (their own, or as approvers in scope)
+UNSCOPED_CLIPS = ["/clips", "/api/clips", "/clips?state=open"]
+
+
 def expected(role: str, need: str, in_scope: bool) -> int:
+    if need == "recordings" and role not in RECORDINGS_ROLES:
+        return 403
     if need == "live" and role not in LIVE_ROLES:
         return 403
     if need == "stats" and role not in STATS_ROLES:
@@ -130,6 +139,15 @@ async def test_matrix(role: str, city: Services, client_as: Any) -> None:
         r = await client.get(url)
         assert r.status == (200 if role in LIVE_ROLES else 403), f"{role} GET {url}"
         assert_no_leak(await r.text(), f"{role} GET {url}")
+
+    for url in UNSCOPED_CLIPS:
+        r = await client.get(url)
+        assert r.status == (200 if role in CLIP_ROLES else 403), f"{role} GET {url}"
+        assert_no_leak(await r.text(), f"{role} GET {url}")
+    r = await client.get("/clips/new")
+    assert r.status == (200 if role in ("admin", "police") else 403), f"{role} GET /clips/new"
+    assert_no_leak(await r.text(), f"{role} GET /clips/new")
+    assert (await client.get("/admin/audit")).status == 403  # admins too: this one is scoped below the city
 
     for url in UNSCOPED_STATUS + UNSCOPED_STATS:
         r = await client.get(url)
@@ -182,7 +200,8 @@ async def test_websocket(role: str, city: Services, client_as: Any) -> None:
 
 
 async def test_city_wide_admin_sees_everything(city: Services, web_client: Any) -> None:
-    for url in ("/area/telanaipura", f"/camera/{CAM5}", f"/snapshot/{CAM5}.jpg", "/api/areas/kota-baru"):
+    for url in ("/area/telanaipura", f"/camera/{CAM5}", f"/snapshot/{CAM5}.jpg", "/api/areas/kota-baru",
+                "/admin/audit", f"/api/cameras/{CAM5}/recordings"):
         assert (await web_client.get(url)).status == 200, url
     body = await (await web_client.get("/api/areas")).json()
     assert [c["path"] for c in body["children"]] == ["kota-baru", "telanaipura"]
@@ -222,6 +241,9 @@ def test_every_route_is_in_the_matrix(web_services: Services) -> None:
                "/ws", "/healthz", "/login", "/logout", "/static", "/wall", "/wall/{path}", "/api/wall"}
     covered |= {"/tech", "/tech.csv", "/tech/{path}", "/api/rollup", "/api/rollup/{path}", "/alerts",
                 "/api/alerts", "/alerts/{id}/ack"}  # roll-ups, technician dashboard, alert feed
+    covered |= {"/clips", "/clips/new", "/clips/{id}", "/clips/{id}/{action}", "/clips/{id}/{kind}/{n}",
+                "/api/clips", "/api/clips/{id}", "/keys/node.pub", "/admin/audit", "/camera/{path}/vod.m3u8",
+                "/camera/{path}/segments/{id}.ts", "/api/cameras/{path}/recordings"}  # clips, playback, audit
     assert seen == covered, f"routes not in the RBAC matrix: {seen - covered}"
 
 
@@ -253,3 +275,53 @@ async def test_alert_feed(role: str, city: Services, client_as: Any) -> None:
     r = await client.post(f"/alerts/{ids[CAM3]}/ack", data={"csrf_token": token}, allow_redirects=False)
     assert r.status == (303 if can_ack else 403), f"{role} ack in scope"
     assert (city.alerts.get(ids[CAM3]).acked_by is not None) == can_ack  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_clip_requests(role: str, city: Services, client_as: Any) -> None:
+    """Requests over a camera in the scope and one outside it, filed by a city-wide police user: approvers in
+    scope see and decide the first; the second does not exist for anyone here; another police user's request
+    does not exist for a police user; roles without clips get 403 whatever the request."""
+    from cctv.clips import NewRequest
+
+    def file(camera: str) -> int:
+        new = NewRequest((camera,), T0 - 600_000, T0 - 60_000, "LP/1", "why")
+        return city.clips.create(new, "polisi-kota", 999_999, T0)
+
+    inside, outside = file(CAM1), file(CAM4)
+    client = await client_as(role, SCOPE)
+    sees_inside = role in ("admin", "operator")
+    for url in (f"/clips/{inside}", f"/api/clips/{inside}"):
+        r = await client.get(url)
+        assert r.status == (200 if sees_inside else 404 if role in CLIP_ROLES else 403), f"{role} GET {url}"
+        assert_no_leak(await r.text(), f"{role} GET {url}")
+    for rid in (outside, 987_654):  # out of scope: exactly as a request that does not exist
+        r = await client.get(f"/clips/{rid}")
+        assert r.status == (404 if role in CLIP_ROLES else 403), f"{role} GET /clips/{rid}"
+    body = await (await client.get(f"/clips/{outside}")).text()
+    nothing = await (await client.get("/clips/987654")).text()
+    assert body.replace(f": {outside}<", ": N<") == nothing.replace(": 987654<", ": N<")
+    listed = await (await client.get("/api/clips")).text()
+    assert_no_leak(listed, f"{role} GET /api/clips")
+    if role in CLIP_ROLES:
+        ids = [r["id"] for r in json.loads(listed)["requests"]]
+        assert ids == ([inside] if sees_inside else []), role
+
+    token = re.search(r'<meta name="csrf-token" content="([^"]+)">', await (await client.get("/")).text())
+    assert token
+    for rid, want in ((outside, 404 if role in CLIP_ROLES else 403),
+                      (inside, 303 if sees_inside else 404 if role in CLIP_ROLES else 403)):
+        r = await client.post(f"/clips/{rid}/reject", data={"csrf_token": token.group(1), "comment": "no"},
+                              allow_redirects=False)
+        assert r.status == want, f"{role} reject {rid}"
+    assert city.clips.get(outside).state == "requested"  # type: ignore[union-attr]
+    assert city.clips.get(inside).state == ("rejected" if sees_inside else "requested")  # type: ignore[union-attr]
+
+
+async def test_the_public_key_is_public(city: Services, anon_client: Any) -> None:
+    r = await anon_client.get("/keys/node.pub")
+    assert r.status == 200 and (await r.text()).startswith("-----BEGIN PUBLIC KEY-----")
+    assert r.headers["X-Key-Fingerprint"].startswith("ed25519:")
+    assert (await anon_client.get("/clips", allow_redirects=False)).status == 302
+    assert (await anon_client.get("/api/clips")).status == 401
+    assert (await anon_client.get("/admin/audit", allow_redirects=False)).status == 302

@@ -21,7 +21,7 @@ from web.errors import error_middleware
 from web.i18n import LANGS, lang_middleware, translate
 from web.keys import SERVICES, TIMEZONE, WEBSOCKETS
 from web.security import LIMITER, LoginLimiter, security_middleware
-from web.views import alerts, api, pages, snapshots, tech, wall, ws
+from web.views import alerts, api, audit_page, clip_files, clips, pages, playback, snapshots, tech, wall, ws
 from web.views import auth as auth_views
 
 HERE = Path(__file__).parent
@@ -46,6 +46,11 @@ async def _stop_rollup(app: web.Application) -> None:
     await app[SERVICES].rollup.stop()
 
 
+async def _stop_exports(app: web.Application) -> None:
+    """An export started from a page runs on the runner's thread: stop it with the app (idempotent)."""
+    await app[SERVICES].exports.stop()
+
+
 def create_app(services: Services) -> web.Application:
     app = web.Application(middlewares=[lang_middleware, error_middleware, security_middleware])
     app[SERVICES] = services
@@ -64,6 +69,7 @@ def create_app(services: Services) -> web.Application:
     env.globals.update(t=_t, area_url=area_url, camera_url=camera_url, langs=LANGS)
 
     app.add_routes(auth_views.routes)
+    app.add_routes(playback.routes)  # before pages: /camera/{path:.*} would take /camera/PATH/vod.m3u8
     app.add_routes(pages.routes)
     app.add_routes(wall.routes)
     app.add_routes(api.routes)
@@ -71,7 +77,12 @@ def create_app(services: Services) -> web.Application:
     app.add_routes(ws.routes)
     app.add_routes(tech.routes)
     app.add_routes(alerts.routes)
+    app.add_routes(clips.routes)
+    app.add_routes(clip_files.routes)
+    app.add_routes(audit_page.routes)
+    app[audit_page.AUDIT_CHAIN] = audit_page.ChainChecker(services.audit)
     app.router.add_static("/static/", HERE / "static", name="static")
     app.on_shutdown.append(ws.close_all)
     app.on_cleanup.append(_stop_rollup)
+    app.on_cleanup.append(_stop_exports)
     return app

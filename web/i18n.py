@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from web.i18n_clips import CLIPS_CATALOGUE
+
 LANGS = ("id", "en")
 DEFAULT_LANG = "id"
 COOKIE = "lang"
@@ -274,6 +276,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
                              "en": "Someone else has just acknowledged this alert."},
 }
 
+CATALOGUE.update(CLIPS_CATALOGUE)  # clip requests, playback, audit page: web/i18n_clips.py
 
 _MONTHS = {
     "id": ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"),

@@ -4,7 +4,7 @@
   SameSite=Lax, Secure when the request came over https (or ``auth.cookie_secure``). A new token at every
   login (no fixation); a token the store does not know is ignored.
 - Unauthenticated: pages redirect to ``/login?next=PATH``; ``/api/*``, ``/ws`` and ``/snapshot/*`` answer 401.
-  Public: ``/login``, ``/healthz``, ``/static/*``.
+  Public: ``/login``, ``/healthz``, ``/static/*``, ``/keys/node.pub`` (the evidence signing key's public half).
 - CSRF: every POST/PUT/PATCH/DELETE carries the session's token as form field ``csrf_token`` or header
   ``X-CSRF-Token``; the login form (no session yet) carries the pre-session token of cookie ``cctv_csrf``
   (double submit). Missing or wrong → 403.
@@ -37,7 +37,7 @@ CSRF_COOKIE = "cctv_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-PUBLIC_PATHS = frozenset({"/login", "/healthz", "/favicon.ico"})
+PUBLIC_PATHS = frozenset({"/login", "/healthz", "/favicon.ico", "/keys/node.pub"})  # node.pub: evidence key
 PUBLIC_PREFIXES = ("/static/",)
 API_PREFIXES = ("/api/", "/snapshot/")
 

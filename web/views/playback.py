@@ -1,0 +1,175 @@
+"""Playback of recordings in the browser, by stream copy: HLS VOD over the recorded MPEG-TS segments.
+
+- ``GET /api/cameras/{path}/recordings[?day=YYYY-MM-DD]``: one day (site time zone; today by default) of a
+  camera: ``{camera, day, timezone, start_ms, end_ms, now_ms, spans: [{start_ms, end_ms}], gaps: [...],
+  recorded_ms, segments}`` (``cctv.recordings.coverage``): the camera page's timeline.
+- ``GET /camera/{path}/vod.m3u8?start=&end=``: an HLS VOD playlist (``start`` / ``end``: UTC ms, or ISO 8601,
+  a time without a zone being in the site's; at most 24 h) of every segment overlapping the range, whole
+  (nothing is cut or re-encoded: the player seeks). Each segment carries ``#EXT-X-PROGRAM-DATE-TIME`` (its
+  wall-clock start); where recording stopped (a gap longer than ``TOLERANCE_MS``, or a new session) comes
+  ``#EXT-X-DISCONTINUITY``. Audited (``recordings.play``: who, camera, range).
+- ``GET /camera/{path}/segments/{id}.ts``: one segment file of that camera, with Range support.
+
+Who: ``Perm.RECORDINGS`` (admins and operators), cameras in scope only (else 404, as for a camera that does
+not exist). Technicians never see recordings; police see footage only through approved clips.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy import select
+
+from cctv.auth import Perm
+from cctv.recordings import Segment, coverage
+from cctv.store import Store
+from cctv.store.segment_models import SegmentRow
+from cctv.store.segments import segments
+from web.errors import CctvError
+from web.i18n import iso_utc
+from web.keys import TIMEZONE
+from web.views.common import camera_or_404, require, services, tr
+
+CAMERA = "{path:[^/]+/[^/]+/[^/]+/[^/]+}"
+MAX_SPAN_MS = 24 * 3600 * 1000 + 60_000  # a day, and the segment that straddles midnight
+TOLERANCE_MS = 200  # as cctv.recordings.coverage: neighbours closer than this are one recording
+MAX_MS = 10**14
+MPEGURL = "application/vnd.apple.mpegurl"
+
+routes = web.RouteTableDef()
+
+
+def hls_playlist(segs: Sequence[Segment], url_of: Callable[[Segment], str]) -> str:
+    """An HLS (version 3) VOD playlist of ``segs`` (one camera, oldest first): wall-clock time on every
+    segment, a discontinuity wherever the recording does not continue seamlessly."""
+    durations = [max(0.001, (s.end_ms - s.start_ms) / 1000) for s in segs]
+    lines = [
+        "#EXTM3U",
+        "#EXT-X-VERSION:3",
+        "#EXT-X-PLAYLIST-TYPE:VOD",
+        f"#EXT-X-TARGETDURATION:{max(1, math.ceil(max(durations, default=1)))}",
+        "#EXT-X-MEDIA-SEQUENCE:0",
+    ]
+    prev: Segment | None = None
+    for seg, dur in zip(segs, durations, strict=True):
+        if prev is not None and abs(seg.start_ms - prev.end_ms) > TOLERANCE_MS:
+            lines.append("#EXT-X-DISCONTINUITY")
+        lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{iso_utc(seg.start_ms)}")
+        lines.append(f"#EXTINF:{dur:.3f},")
+        lines.append(url_of(seg))
+        prev = seg
+    lines.append("#EXT-X-ENDLIST")
+    return "\n".join(lines) + "\n"
+
+
+def _bad(request: web.Request, key: str, **fmt: object) -> CctvError:
+    return CctvError(400, tr(request, "error.400"), tr(request, key, **fmt))
+
+
+def _time_param(request: web.Request, name: str) -> int:
+    raw = request.query.get(name, "").strip()
+    if not raw:
+        raise _bad(request, "playback.err.missing", name=name)
+    if raw.isdigit():
+        value = int(raw)
+    else:
+        try:
+            t = datetime.fromisoformat(raw)
+        except ValueError:
+            raise _bad(request, "playback.err.bad_time", name=name, value=raw[:40]) from None
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=request.app[TIMEZONE])
+        value = round(t.timestamp() * 1000)
+    if not 0 <= value <= MAX_MS:
+        raise _bad(request, "error.bad_range", name=name, lo=0, hi=MAX_MS)
+    return value
+
+
+def _day(request: web.Request) -> tuple[str, int, int]:
+    tz = request.app[TIMEZONE]
+    raw = request.query.get("day", "").strip()
+    if raw:
+        try:
+            d = date.fromisoformat(raw)
+        except ValueError:
+            raise _bad(request, "playback.err.bad_day", value=raw[:40]) from None
+    else:
+        d = datetime.fromtimestamp(services(request).clock.now_ms() / 1000, tz).date()
+    start = datetime(d.year, d.month, d.day, tzinfo=tz)
+    end = start + timedelta(days=1)
+    return d.isoformat(), round(start.timestamp() * 1000), round(end.timestamp() * 1000)
+
+
+@routes.get(f"/api/cameras/{CAMERA}/recordings")
+async def recordings_of_day(request: web.Request) -> web.Response:
+    require(request, Perm.RECORDINGS)
+    cam = camera_or_404(request, request.match_info["path"])
+    day, start, end = _day(request)
+    svc = services(request)
+    segs = await svc.store.aread(segments, svc.store, cam.path, start, end)
+    spans, gaps = coverage(segs, start, end)
+    return web.json_response(
+        {
+            "camera": cam.path,
+            "day": day,
+            "timezone": request.app[TIMEZONE].key,
+            "start_ms": start,
+            "end_ms": end,
+            "now_ms": svc.clock.now_ms(),
+            "spans": [{"start_ms": s.start_ms, "end_ms": s.end_ms} for s in spans],
+            "gaps": [{"start_ms": g.start_ms, "end_ms": g.end_ms} for g in gaps],
+            "recorded_ms": sum(s.end_ms - s.start_ms for s in spans),
+            "segments": len(segs),
+        }
+    )
+
+
+@routes.get(f"/camera/{CAMERA}/vod.m3u8")
+async def vod_playlist(request: web.Request) -> web.Response:
+    who = require(request, Perm.RECORDINGS)
+    cam = camera_or_404(request, request.match_info["path"])
+    start, end = _time_param(request, "start"), _time_param(request, "end")
+    if end <= start:
+        raise _bad(request, "playback.err.order")
+    if end - start > MAX_SPAN_MS:
+        raise _bad(request, "playback.err.too_long", hours=24)
+    svc = services(request)
+    segs = await svc.store.aread(segments, svc.store, cam.path, start, end)
+    body = hls_playlist(segs, lambda s: f"/camera/{cam.path}/segments/{s.id}.ts")
+    await svc.store.awrite(
+        svc.audit.append,
+        svc.clock.now_ms(),
+        who.username,
+        "recordings.play",
+        cam.path,
+        {"start": iso_utc(start), "end": iso_utc(end), "segments": len(segs)},
+    )
+    return web.Response(text=body, content_type=MPEGURL, headers={"Cache-Control": "private, no-store"})
+
+
+def segment_file(store: Store, camera: str, segment_id: int) -> str | None:
+    """The path (under the recordings root) of a live segment of ``camera``; None for any other id."""
+    with store.engine.connect() as conn:
+        return conn.execute(
+            select(SegmentRow.path).where(
+                SegmentRow.id == segment_id, SegmentRow.camera == camera, SegmentRow.garbage.is_(False)
+            )
+        ).scalar()
+
+
+@routes.get(f"/camera/{CAMERA}/segments/{{id:\\d{{1,18}}}}.ts")
+async def segment(request: web.Request) -> web.StreamResponse:
+    require(request, Perm.RECORDINGS)
+    cam = camera_or_404(request, request.match_info["path"])
+    svc = services(request)
+    rel = await svc.store.aread(segment_file, svc.store, cam.path, int(request.match_info["id"]))
+    path = Path(svc.exports.recordings) / rel if rel else None
+    if path is None or not path.is_file():
+        raise CctvError(404, tr(request, "error.404"), tr(request, "playback.err.no_segment"))
+    return web.FileResponse(
+        path, headers={"Content-Type": "video/mp2t", "Cache-Control": "private, max-age=3600"}
+    )
