@@ -58,7 +58,8 @@ def test_fifty_cameras_stay_online_for_a_minute_without_a_drop(tmp_path):
     with SimulatorProcess(load_config(cfg_path), tmp_path / "cache", tmp_path / "truth.jsonl"), \
             cctv_run(cfg_path, tmp_path / "data", tmp_path / "run.log", free_port()) as base:
         wait_for(lambda: all_online(base, paths), 90, "all 50 cameras online")
-        first = healthz(base)
+        # the ingest process reports its figures every 2 s: wait for a report made with every camera up
+        first = wait_for(lambda: (h := healthz(base))["cameras_receiving"] == 50 and h, 30, "a report of 50 receiving")
         end = time.monotonic() + 60
         while time.monotonic() < end:
             h = healthz(base)
@@ -66,6 +67,6 @@ def test_fifty_cameras_stay_online_for_a_minute_without_a_drop(tmp_path):
             assert all_online(base, paths), {p: c["state"] for p, c in cameras(base).items() if c["state"] != "online"}
             time.sleep(2)  # a polling interval, not a wait for something to happen
         last = healthz(base)
-    assert last["reconnects"] == first["reconnects"] and last["errors"] == first["errors"] == 0
+    assert last["reconnects"] == first["reconnects"] and last["errors"] == first["errors"]  # none in the minute
     assert last["channel_dropped"] == 0 and last["proc_channel_dropped"] == 0
     assert last["samples_analysed"] - first["samples_analysed"] >= 50 * 25  # a keyframe every 2 s per camera
