@@ -25,7 +25,7 @@ from cctv.analysis.analyzer import Analyzer, CheckParams
 from cctv.analysis.events import Event, EventTracker
 from cctv.messages import Reason
 from streams.opener import FileOpener, OpenError, OpenParams, PyAVRtspOpener
-from streams.worker import _y_plane
+from streams.pipeline import y_plane
 
 EVENT_KINDS = ("black", "dark", "covered", "blurred", "frozen", "moved", "low_fps")
 MOTION_HOLD_S = 4.0  # a motion event ends after this long without motion
@@ -97,7 +97,7 @@ def run_analysis(video: str, params: CheckParams, decode: str, sample_fps: float
             return
         last_sample = t
         t0 = t if t0 is None else t0
-        s = analyzer.analyse(_y_plane(frame), t, 0, key)
+        s = analyzer.analyse(y_plane(frame), t, 0, key)
         rel = round(t - t0, 3)
         emit(
             {

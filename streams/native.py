@@ -38,8 +38,6 @@ class StreamTemplate:
 
     codec: str
     time_base: Fraction
-    width: int = 0
-    height: int = 0
 
 
 class NativeCamera:
@@ -66,7 +64,6 @@ class NativeCamera:
         self.breaker = breaker
         self.sleep = sleep
         self.session: RtspSession | None = None
-        self.sessions = 0
         self.last_error = ""
         self._stopping = False
         self._clock_rate = 90000
@@ -118,7 +115,6 @@ class NativeCamera:
 
     async def run_once(self) -> bool:
         """One session; returns whether media arrived (raises SessionError when it ends badly)."""
-        self.sessions += 1
         self._connected = False
         self._ts_base, self._ts_wraps, self._prev_pts = None, 0, None
         session = RtspSession(self._url, self.session_params, self._on_track, self._on_unit)

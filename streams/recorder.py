@@ -180,8 +180,6 @@ class SegmentRecorder:
             else:  # a template from the native RTSP client (streams.native.StreamTemplate)
                 self._ostream = out.add_stream(stream.codec)
                 self._ostream.time_base = stream.time_base
-                if stream.width and stream.height:
-                    self._ostream.codec_context.width, self._ostream.codec_context.height = stream.width, stream.height
         except OSError as exc:
             if lock_fd is not None:
                 os.close(lock_fd)

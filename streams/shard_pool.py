@@ -48,7 +48,6 @@ class ShardProcess:
     def __init__(self, spec: ShardSpec) -> None:
         self.spec = spec
         self.proc: asyncio.subprocess.Process | None = None
-        self.starts = 0
         self.exits: list[int | None] = []
         self.health: ShardHealth | None = None
         self.lag_before_restart = [0] * len(EDGES_MS)
@@ -140,7 +139,6 @@ class ShardPool:
             limit=1 << 20,
         )
         shard.proc = proc
-        shard.starts += 1
         started = self.clock.monotonic()
         if shard.health is not None:  # keep the cumulative figures across restarts
             shard.lag_before_restart = [a + b for a, b in zip(shard.lag_before_restart, shard.health.lag_counts,

@@ -25,13 +25,10 @@ from cctv.snapshots import SnapshotStore
 from streams.backoff import Backoff
 from streams.lag import LagHistogram
 from streams.opener import OpenError, OpenParams, StreamOpener, classify, safe_message
-from streams.pipeline import CameraPipeline, PipelineParams, y_plane
+from streams.pipeline import CameraPipeline, PipelineParams
 from streams.recorder import SegmentRecorder
 
 log = logging.getLogger(__name__)
-
-_y_plane = y_plane  # kept for callers of the old name
-
 
 @dataclass(frozen=True, slots=True)
 class WorkerParams:

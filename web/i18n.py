@@ -70,14 +70,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "tile.motion": {"id": "Gerakan", "en": "Motion"},
     "tile.no_snapshot": {"id": "Belum ada gambar", "en": "No picture yet"},
     "tile.last_picture": {"id": "Gambar terakhir", "en": "Last picture"},
-    "tile.attention_first": {
-        "id": "Yang perlu perhatian lebih dulu: mati, lalu terganggu, lalu lainnya.",
-        "en": "Needing attention first: offline, then degraded, then the rest.",
-    },
-    "tile.capped": {
-        "id": "Menampilkan {shown} dari {total} kamera. Buka wilayah di atas untuk melihat semuanya.",
-        "en": "Showing {shown} of {total} cameras. Open an area above to see them all.",
-    },
     "tile.cameras": {"id": "Kamera", "en": "Cameras"},
     "tile.attention_order": {
         "id": "Yang perlu perhatian lebih dulu: mati, dirusak (tertutup, hitam, bergeser), terganggu, gerakan "

@@ -43,7 +43,6 @@ class RtspConnection(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         self.closed: asyncio.Future[BaseException | None] = loop.create_future()
         self.garbage_bytes = 0
-        self.bytes_in = 0
 
     # -- asyncio.Protocol --------------------------------------------------------------------------
 
@@ -57,7 +56,6 @@ class RtspConnection(asyncio.Protocol):
         return False  # close
 
     def data_received(self, data: bytes) -> None:
-        self.bytes_in += len(data)
         buf = self._buf
         buf += data
         try:

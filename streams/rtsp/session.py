@@ -25,10 +25,9 @@ from streams.rtsp.sdp import SdpError, VideoTrack, parse_sdp
 
 
 class SessionError(Exception):
-    def __init__(self, reason: str, message: str, *, had_media: bool = False) -> None:
+    def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
-        self.had_media = had_media
 
 
 class UnsupportedStream(SessionError):
@@ -76,7 +75,6 @@ class RtspSession:
         self.conn: RtspConnection | None = None
         self.depacketizer: Depacketizer | None = None
         self.last_media = 0.0
-        self.had_media = False
         self._challenge: tuple[str, dict[str, str]] | None = None
         self._nc = 0
         self._session = ""
@@ -146,7 +144,7 @@ class RtspSession:
                 self._channel = int(v.split("-")[0])
         self.on_track(track)
         self.last_media = time.monotonic()
-        await self._request("PLAY", _aggregate_url(base, self.url), {"Session": self._session, "Range": "npt=0.000-"})
+        await self._request("PLAY", base.rstrip("/"), {"Session": self._session, "Range": "npt=0.000-"})
         self._use_get_parameter = "GET_PARAMETER" in options.header("public").upper()
         return max(5.0, min(self.params.keepalive_s, timeout_s / 2))
 
@@ -158,18 +156,17 @@ class RtspSession:
         while True:
             remaining = stall - (time.monotonic() - self.last_media)
             if remaining <= 0:
-                raise SessionError(Reason.STALLED, f"no media for {stall:g} s", had_media=self.had_media)
+                raise SessionError(Reason.STALLED, f"no media for {stall:g} s")
             done, _ = await asyncio.wait({closed}, timeout=remaining)
             if done:
                 exc = closed.result()
                 if isinstance(exc, ProtocolViolation):
-                    raise SessionError(Reason.DECODE, str(exc), had_media=self.had_media)
+                    raise SessionError(Reason.DECODE, str(exc))
                 if isinstance(exc, OSError):
-                    raise SessionError(_os_reason(exc), f"connection lost: {exc.strerror or exc}",
-                                       had_media=self.had_media)
+                    raise SessionError(_os_reason(exc), f"connection lost: {exc.strerror or exc}")
                 if exc is not None:
-                    raise SessionError(Reason.ERROR, f"{type(exc).__name__}: {exc}", had_media=self.had_media)
-                raise SessionError(Reason.EOF, "the camera closed the connection", had_media=self.had_media)
+                    raise SessionError(Reason.ERROR, f"{type(exc).__name__}: {exc}")
+                raise SessionError(Reason.EOF, "the camera closed the connection")
 
     async def _keepalive(self, interval: float) -> None:
         while True:
@@ -197,7 +194,6 @@ class RtspSession:
                 self.conn.abort(None)  # the server ended the stream (RTCP BYE): EOF, not a stall
             return  # other RTCP, or an unknown track
         self.last_media = time.monotonic()
-        self.had_media = True
         try:
             units = self.depacketizer.push(payload)
         except DepacketizeError:
@@ -254,10 +250,6 @@ def _rtcp_bye(payload: bytes) -> bool:
             return True
         i += 4 * (int.from_bytes(payload[i + 2 : i + 4], "big") + 1)
     return False
-
-
-def _aggregate_url(base: str, url: str) -> str:
-    return base.rstrip("/") if base else url
 
 
 def _status_reason(status: int) -> str:

@@ -24,8 +24,6 @@ from web.i18n import format_duration, format_ms, iso_utc, lang_of, reason_text, 
 from web.keys import SERVICES, TIMEZONE
 from web.security import csrf_token, principal_of
 
-STATE_ORDER = {"offline": 0, "degraded": 1, "online": 2}
-
 
 def services(request: web.Request) -> Services:
     return request.app[SERVICES]
@@ -121,11 +119,6 @@ def int_param(request: web.Request, name: str, default: int | None, lo: int, hi:
     if not lo <= value <= hi:
         raise CctvError(400, tr(request, "error.400"), tr(request, "error.bad_range", name=name, lo=lo, hi=hi))
     return value
-
-
-def attention_order(cams: list[CameraLive]) -> list[CameraLive]:
-    """Offline first, then degraded, then the rest; motion before stillness; config order otherwise."""
-    return sorted(cams, key=lambda c: (STATE_ORDER.get(c.state, 0), not c.motion))
 
 
 def camera_json(cam: CameraLive) -> dict[str, Any]:
