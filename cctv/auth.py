@@ -34,15 +34,16 @@ class Perm(StrEnum):
     CLIPS_DOWNLOAD_ANY = "clips.download_any"  # download any ready clip in scope (admins), not only one's own
     USERS = "users"  # manage users
     AUDIT = "audit"  # read the audit log
+    SYSTEM = "system"  # node alerts (recording disk full / nearly full) touching cameras in scope; acknowledge them
 
 
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.ADMIN: frozenset(Perm),
     Role.OPERATOR: frozenset(
-        {Perm.STATUS, Perm.LIVE, Perm.STATS, Perm.ALERTS_ACK, Perm.RECORDINGS, Perm.CLIPS_APPROVE}
+        {Perm.STATUS, Perm.LIVE, Perm.STATS, Perm.ALERTS_ACK, Perm.RECORDINGS, Perm.CLIPS_APPROVE, Perm.SYSTEM}
     ),
     # technicians diagnose "covered", "moved", "blurred": they see snapshots, never recordings
-    Role.TECHNICIAN: frozenset({Perm.STATUS, Perm.LIVE, Perm.STATS}),
+    Role.TECHNICIAN: frozenset({Perm.STATUS, Perm.LIVE, Perm.STATS, Perm.SYSTEM}),
     # police liaison: which cameras exist and whether they were up; never live pictures
     Role.POLICE: frozenset({Perm.STATUS, Perm.CLIPS_REQUEST}),
     Role.VIEWER: frozenset({Perm.STATUS, Perm.LIVE}),

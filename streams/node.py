@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
+import socket
 from pathlib import Path
 from typing import Any
 
 from cctv.channel import DropOldestChannel
 from cctv.monitor import Monitor
+from cctv.node_alert_writer import NodeAlertWriter
+from cctv.node_alerts import DISK_FULL, DISK_LOW, Observation
 from cctv.recordings import RetentionPolicy, recordings_root
 from cctv.services import Services
 from cctv.status import StatusParams
@@ -53,8 +57,26 @@ class IngestNode:
             services.live,
             services.clock,
         )
+        self.node_alerts = NodeAlertWriter(
+            services.store, socket.gethostname(), (DISK_FULL, DISK_LOW), self._observe_disk, services.clock,
+            services.node_alerts, rec.alert_clear_s, where=str(self.recordings),
+        ) if rec.enabled else None
         self._tasks: list[asyncio.Task[Any]] = []
         services.health_probes.append(self.health)
+
+    async def _observe_disk(self) -> dict[str, Observation]:
+        """Disk full: some recorder is paused on ENOSPC. Nearly full: free space under warn_free_pct."""
+        paused = tuple(self.pool.recording_paused())
+        try:
+            du = await asyncio.to_thread(shutil.disk_usage, self.recordings)
+            free, total = du.free, du.total
+        except OSError:
+            free = total = None
+        seen = {DISK_FULL: Observation(bool(paused), paused, free, total)}
+        pct = self.services.config.recording.warn_free_pct
+        low = pct > 0 and free is not None and bool(total) and free < total * pct / 100
+        seen[DISK_LOW] = Observation(low, tuple(self.monitor_cameras) if low else (), free, total)
+        return seen
 
     def _on_segment(self, seg: NewSegment) -> None:
         store = self.services.store
@@ -77,6 +99,9 @@ class IngestNode:
         if self.services.config.recording.enabled:
             self._tasks.append(asyncio.create_task(self.retention.run(), name="retention"))
         await self.pool.start()
+        if self.node_alerts is not None:
+            self.recordings.mkdir(parents=True, exist_ok=True)
+            await self.node_alerts.start()
         log.info("ingest: %d cameras over %d processes", len(self.monitor_cameras), len(self.pool.shards))
 
     @property
@@ -85,6 +110,8 @@ class IngestNode:
 
     async def stop(self) -> None:
         """Stop the ingest processes (they finish their segments), close the channel, drain the monitor."""
+        if self.node_alerts is not None:
+            await self.node_alerts.stop()
         await self.pool.stop()
         self.channel.close()
         monitor_task, *periodic = self._tasks
@@ -102,4 +129,4 @@ class IngestNode:
             "monitor_handled": self.monitor.handled,
             "retention_deleted": self.retention.deleted,
             "retention_errors": self.retention.errors,
-        }
+        } | (self.node_alerts.health() if self.node_alerts is not None else {})

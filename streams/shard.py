@@ -79,7 +79,8 @@ class Shard:
             if cam.path not in wanted or not cam.enabled:
                 continue
             wp = worker_params(cfg, cam.decode)
-            recorder = (SegmentRecorder(cam.path, root, self._important, rec.segment_s)
+            recorder = (SegmentRecorder(cam.path, root, self._important, rec.segment_s,
+                                        rec.disk_full_retry_s)
                         if rec.enabled and cam.record else None)
             checks = check_params(cfg, models.get(cam.path))
             if uses_native(cam, cfg):

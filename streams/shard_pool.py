@@ -223,8 +223,13 @@ class ShardPool:
             "recording_segments": sum(r.get("segments", 0) for r in rec),
             "recording_dropped_packets": sum(r.get("dropped_packets", 0) for r in rec),
             "recording_errors": sum(r.get("errors", 0) for r in rec),
-            "recording_paused": sorted({c for r in rec for c in r.get("paused", [])}),
+            "recording_paused": self.recording_paused(),
         }
+
+    def recording_paused(self) -> list[str]:
+        """Cameras whose recording is paused right now (disk full), from the ingest processes' last reports."""
+        live = [s.health for s in self.shards if s.health is not None]
+        return sorted({c for h in live for c in h.recording.get("paused", [])})
 
 
 def _finite(x: float | None) -> float | None:

@@ -20,8 +20,22 @@ from cctv.services import Services
 from web.errors import error_middleware
 from web.i18n import LANGS, lang_middleware, translate
 from web.keys import SERVICES, TIMEZONE, WEBSOCKETS
+from web.node_banner import OPEN_NODE_ALERTS, OpenNodeAlerts, node_alert_middleware
 from web.security import LIMITER, LoginLimiter, security_middleware
-from web.views import alerts, api, audit_page, clip_files, clips, pages, playback, snapshots, tech, wall, ws
+from web.views import (
+    alerts,
+    api,
+    audit_page,
+    clip_files,
+    clips,
+    node_alerts,
+    pages,
+    playback,
+    snapshots,
+    tech,
+    wall,
+    ws,
+)
 from web.views import auth as auth_views
 
 HERE = Path(__file__).parent
@@ -52,11 +66,14 @@ async def _stop_exports(app: web.Application) -> None:
 
 
 def create_app(services: Services) -> web.Application:
-    app = web.Application(middlewares=[lang_middleware, error_middleware, security_middleware])
+    app = web.Application(
+        middlewares=[lang_middleware, error_middleware, security_middleware, node_alert_middleware]
+    )
     app[SERVICES] = services
     app[LIMITER] = LoginLimiter(services.clock, services.config.auth)
     app[TIMEZONE] = ZoneInfo(services.config.site.timezone)
     app[WEBSOCKETS] = weakref.WeakSet()
+    app[OPEN_NODE_ALERTS] = OpenNodeAlerts()
 
     env = aiohttp_jinja2.setup(
         app,
@@ -77,6 +94,7 @@ def create_app(services: Services) -> web.Application:
     app.add_routes(ws.routes)
     app.add_routes(tech.routes)
     app.add_routes(alerts.routes)
+    app.add_routes(node_alerts.routes)
     app.add_routes(clips.routes)
     app.add_routes(clip_files.routes)
     app.add_routes(audit_page.routes)

@@ -14,6 +14,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from web.i18n_clips import CLIPS_CATALOGUE
+from web.i18n_node_alerts import NODE_ALERTS_CATALOGUE
 
 LANGS = ("id", "en")
 DEFAULT_LANG = "id"
@@ -269,6 +270,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
 }
 
 CATALOGUE.update(CLIPS_CATALOGUE)  # clip requests, playback, audit page: web/i18n_clips.py
+CATALOGUE.update(NODE_ALERTS_CATALOGUE)  # disk full / nearly full: web/i18n_node_alerts.py
 
 _MONTHS = {
     "id": ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"),

@@ -350,6 +350,17 @@ class Recording(_Model):
         "go first. Empty: no quota (the days still apply).",
     )
     retention_check_s: float = Field(60.0, ge=1, le=86_400, description="How often retention runs.")
+    disk_full_retry_s: float = Field(
+        30.0, ge=1, le=3600, description="After a write fails for lack of space, a camera's recording pauses this "
+        "long before it tries again (ingest and checks go on meanwhile).",
+    )
+    warn_free_pct: float = Field(
+        5.0, ge=0, le=50, description="Raise a 'disk nearly full' node alert when free space on the recording "
+        "disk falls under this share. 0: never.",
+    )
+    alert_clear_s: float = Field(
+        60.0, ge=1, le=86_400, description="A disk node alert closes once its condition has been absent this long.",
+    )
 
 
 class Sim(_Model):

@@ -13,7 +13,8 @@ Seeing the feed needs ``Perm.STATUS`` (it says no more than the status intervals
 ``Perm.ALERTS_ACK`` (admin, operator).
 
 alerts.html context: ``area`` (Area or None), ``filters`` ({area, open, unacked}), ``alerts`` (list of alert
-views, see :func:`_view`), ``next_url``, ``can_ack``, ``refresh_url``, ``area_choices`` (list of {path, name}).
+views, see :func:`_view`), ``next_url``, ``can_ack``, ``refresh_url``, ``area_choices`` (list of {path, name}),
+``node_alerts`` (node alert views, web/views/node_alerts.py, for callers with ``Perm.SYSTEM``; else None).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from web.errors import CctvError
 from web.i18n import format_duration, format_ms, iso_utc, lang_of, reason_text, translate
 from web.keys import TIMEZONE
 from web.views.common import area_or_404, int_param, render, require, scope_of, services, tr
+from web.views.node_alerts import listed as node_listed
+from web.views.node_alerts import view as node_view
 
 PAGE = 100
 MAX_ID = 2**62
@@ -144,8 +147,11 @@ async def alerts_page(request: web.Request) -> web.Response:
         "self_url": "/alerts" + ("?" + urlencode(query) if query else ""),
         "area_choices": _area_choices(request),
     }
-    template = "_alerts_rows.html" if request.query.get("fragment") == "1" else "alerts.html"
-    return render(request, template, context)
+    if request.query.get("fragment") == "1":
+        return render(request, "_alerts_rows.html", context)
+    system = who.can(Perm.SYSTEM)
+    context["node_alerts"] = [node_view(request, a, now) for a in await node_listed(request)] if system else None
+    return render(request, "alerts.html", context)
 
 
 def _area_choices(request: web.Request) -> list[dict[str, str]]:

@@ -22,6 +22,7 @@ from cctv.sites import Area, normalize
 from web.errors import CctvError
 from web.i18n import format_duration, format_ms, iso_utc, lang_of, reason_text, translate
 from web.keys import SERVICES, TIMEZONE
+from web.node_banner import banner_items
 from web.security import csrf_token, principal_of
 
 
@@ -174,6 +175,16 @@ def tile(request: web.Request, cam: CameraLive) -> dict[str, Any]:
     }
 
 
+def nav_links(p: Principal | None) -> list[tuple[str, str]]:
+    """The top bar's links the caller's role can open: (href, text key)."""
+    if p is None:
+        return []
+    links = [("/alerts", "nav.alerts", p.can(Perm.STATUS)), ("/tech", "nav.tech", p.can(Perm.STATS)),
+             ("/clips", "nav.clips", p.can(Perm.CLIPS_REQUEST) or p.can(Perm.CLIPS_APPROVE)),
+             ("/admin/audit", "nav.audit", p.can(Perm.AUDIT) and p.scope.is_city)]
+    return [(href, key) for href, key, ok in links if ok]
+
+
 def render(request: web.Request, template: str, context: dict[str, Any], status: int = 200) -> web.Response:
     """Render a page template with what base.html needs (language, site name, the scope's root)."""
     svc = services(request)
@@ -183,5 +194,8 @@ def render(request: web.Request, template: str, context: dict[str, Any], status:
         "request_path": request.path,
         "current_user": (p := principal_of(request)) and p.username,
         "csrf_token": csrf_token(request),
+        "nav": nav_links(p),
+        "node_banner": banner_items(request),
+        "can_see_system": p is not None and p.can(Perm.SYSTEM),
     }
     return aiohttp_jinja2.render_template(template, request, {**base, **context}, status=status)

@@ -1,0 +1,248 @@
+"""Node alerts (disk full, nearly full): the tracker's rules, the store, the writer across a restart, and what
+each role sees of them on the web (banner on every page, the feed's system part, the API, acknowledgement)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Any
+
+import pytest
+
+from cctv.node_alert_writer import NodeAlertWriter
+from cctv.node_alerts import DISK_FULL, DISK_LOW, NodeAlert, NodeAlertEvent, NodeAlertTracker, Observation
+from cctv.services import Services
+from cctv.store.node_alert_store import NodeAlertStore
+from tests.test_rbac import ROLES, SCOPE, assert_no_leak
+from tests.test_web import CAM1, CAM2, CAM4, CAM5, T0
+from web.node_banner import OPEN_NODE_ALERTS
+
+SYSTEM_ROLES = {"admin", "operator", "technician"}
+GB = 10**9
+
+
+def full(*cams: str, free: int = 0) -> Observation:
+    return Observation(True, cams, free, 100 * GB)
+
+
+# -- the tracker (pure) -----------------------------------------------------------------------------------
+
+
+def test_opens_once_collects_cameras_and_closes_after_the_condition_stays_away():
+    t = NodeAlertTracker("rec-alpha", DISK_FULL, clear_ms=60_000, refresh_ms=30_000)
+    assert t.observe(T0, Observation(False)) == []
+    [ev] = t.observe(T0 + 5_000, full(CAM1))
+    assert ev.kind == "open" and ev.alert.opened_ms == T0 + 5_000 and ev.alert.cameras == (CAM1,)
+    assert t.observe(T0 + 10_000, full(CAM1)) == []  # nothing new, refresh not due: no write
+    [ev] = t.observe(T0 + 15_000, full(CAM2))  # CAM1 resumed, CAM2 paused: both stay in the union
+    assert ev.kind == "update" and ev.alert.cameras == tuple(sorted((CAM1, CAM2))) and ev.alert.affected_now == 1
+    [ev] = t.observe(T0 + 45_000, full(CAM2))  # refresh due: last_seen moves on
+    assert ev.kind == "update" and ev.alert.last_seen_ms == T0 + 45_000
+    assert t.observe(T0 + 50_000, Observation(False)) == []  # absent, not yet for long enough
+    assert t.observe(T0 + 70_000, full(CAM2)) == []  # back: a brief success between failures is no recovery
+    assert t.observe(T0 + 90_000, Observation(False, (), 5 * GB, 100 * GB)) == []
+    [ev] = t.observe(T0 + 150_000, Observation(False, (), 5 * GB, 100 * GB))
+    assert ev.kind == "close" and ev.alert.closed_ms == T0 + 90_000  # dated when it went away
+    assert ev.alert.affected_now == 0 and ev.alert.free_bytes == 5 * GB
+    assert t.open is None
+    [ev] = t.observe(T0 + 160_000, full(CAM1))
+    assert ev.kind == "open" and ev.alert.opened_ms == T0 + 160_000  # a new incident: a new alert
+
+
+def test_a_restart_continues_the_open_alert_or_closes_it_if_the_disk_was_freed():
+    t = NodeAlertTracker("rec-alpha", DISK_FULL, clear_ms=10_000)
+    stored = NodeAlert("rec-alpha", DISK_FULL, T0, T0 + 1_000, (CAM1,), 1, 0, GB, id=7)
+    t.load(stored)
+    [ev] = t.observe(T0 + 60_000, full(CAM2))
+    assert ev.kind == "update" and ev.alert.id == 7 and ev.alert.opened_ms == T0
+    t.load(stored)
+    assert t.observe(T0 + 60_000, Observation(False)) == []
+    [ev] = t.observe(T0 + 70_000, Observation(False))
+    assert ev.kind == "close" and ev.alert.id == 7 and ev.alert.closed_ms == T0 + 60_000
+    t.load(NodeAlert("rec-alpha", DISK_FULL, T0, T0, (), 0, closed_ms=T0))  # a closed one is not continued
+    assert t.open is None
+
+
+def test_bad_parameters_are_refused_with_what_was_wrong():
+    with pytest.raises(ValueError, match="unknown node alert kind 'disk_fire'"):
+        NodeAlertTracker("n", "disk_fire", 1000)
+    with pytest.raises(ValueError, match="must be > 0"):
+        NodeAlertTracker("n", DISK_FULL, 0)
+
+
+# -- the store and the writer -----------------------------------------------------------------------------
+
+
+def test_store_writes_lists_by_scope_and_acknowledges_once(web_services: Services):
+    st = NodeAlertStore(web_services.store.engine)
+    a = NodeAlert("rec-alpha", DISK_FULL, T0, T0, (CAM1, CAM4), 2, 0, GB)
+    a_id = st.write(NodeAlertEvent("open", a))
+    b_id = st.write(NodeAlertEvent("open", NodeAlert("rec-beta", DISK_LOW, T0 + 1, T0 + 1, (CAM5,), 1, GB, 50 * GB)))
+    assert [x.id for x in st.alerts([""])] == [b_id, a_id]  # newest first
+    assert [x.id for x in st.alerts(["telanaipura"])] == [b_id]
+    assert [x.id for x in st.alerts([SCOPE])] == [a_id]
+    assert st.alerts(["kota-baru/paal-lima/rt-08"]) == []
+    st.write(NodeAlertEvent("close", NodeAlert("rec-alpha", DISK_FULL, T0, T0 + 9, (CAM1, CAM4), 0, GB, GB,
+                                               closed_ms=T0 + 9)))
+    assert [x.id for x in st.alerts([""], only_open=True)] == [b_id]
+    assert st.open_for("rec-alpha") == []
+    got, done = st.ack(a_id, "tech1", T0 + 20)
+    assert done and got is not None and got.acked_by == "tech1" and got.closed_ms == T0 + 9
+    got, done = st.ack(a_id, "tech2", T0 + 30)
+    assert not done and got is not None and got.acked_by == "tech1"
+    assert st.ack(424242, "x", T0) == (None, False)
+
+
+async def test_writer_opens_updates_and_after_a_restart_continues_then_closes(web_services: Services):
+    svc = web_services
+    seen: dict[str, Observation] = {DISK_FULL: full(CAM1)}
+
+    async def observe() -> dict[str, Observation]:
+        return dict(seen)
+
+    def writer() -> NodeAlertWriter:
+        return NodeAlertWriter(svc.store, "rec-alpha", (DISK_FULL, DISK_LOW), observe, svc.clock, svc.node_alerts,
+                               clear_s=30, interval_s=3600)
+
+    w = writer()
+    await w.start()
+    await w.check()
+    [a] = svc.node_alerts.open_for("rec-alpha")
+    assert a.kind == DISK_FULL and a.cameras == (CAM1,) and w.health()["node_alerts_open"] == [DISK_FULL]
+    await w.stop()
+
+    w = writer()  # the process restarted: the open alert is continued, not duplicated
+    await w.start()
+    seen[DISK_FULL] = full(CAM1, CAM2)
+    svc.clock.advance(5)
+    await w.check()
+    [b] = svc.node_alerts.open_for("rec-alpha")
+    assert b.id == a.id and b.cameras == (CAM1, CAM2)
+    seen[DISK_FULL] = Observation(False, (), 40 * GB, 100 * GB)
+    svc.clock.advance(5)
+    await w.check()
+    svc.clock.advance(31)
+    await w.check()
+    assert svc.node_alerts.open_for("rec-alpha") == []
+    closed = svc.node_alerts.get(a.id)
+    assert closed is not None and closed.closed_ms == T0 + 10_000 and closed.free_bytes == 40 * GB
+    assert w.written == 2 and w.errors == 0  # this process: the update and the close
+    await w.stop()
+
+
+# -- the web: banner, feed, API, acknowledgement, per role --------------------------------------------------
+
+
+@pytest.fixture
+def disk_alerts(web_services: Services) -> dict[str, int]:
+    """rec-alpha: disk full touching one camera in the scope and one outside; rec-beta: only outside."""
+    st = web_services.node_alerts
+    return {
+        "a": st.write(NodeAlertEvent("open", NodeAlert("rec-alpha", DISK_FULL, T0, T0, (CAM1, CAM4), 2, 0, 2 * GB))),
+        "b": st.write(NodeAlertEvent("open", NodeAlert("rec-beta", DISK_FULL, T0, T0, (CAM5,), 1, 0, 2 * GB))),
+    }
+
+
+def token_of(html: str) -> str:
+    m = re.search(r'<meta name="csrf-token" content="([^"]+)">', html)
+    assert m
+    return m.group(1)
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_each_role_sees_node_alerts_only_in_scope(
+    role: str, web_services: Services, disk_alerts: dict[str, int], client_as: Any
+) -> None:
+    client = await client_as(role, SCOPE)
+    sees = role in SYSTEM_ROLES
+    home = await (await client.get("/")).text()
+    assert ('class="node-banner node-banner-error"' in home) == sees, role
+    assert ("rec-alpha" in home) == sees and "rec-beta" not in home
+    if sees:
+        assert "1 kamera di wilayah Anda" in home  # CAM1 only: CAM4 lies outside the scope
+        assert "/static/banner.js" in home
+    assert_no_leak(home, f"{role} GET /")
+
+    r = await client.get("/api/node-alerts")
+    assert r.status == (200 if sees else 403), role
+    body = await r.text()
+    assert_no_leak(body, f"{role} GET /api/node-alerts")
+    if sees:
+        [only] = json.loads(body)["alerts"]
+        assert only["id"] == disk_alerts["a"] and only["cameras"] == [CAM1] and only["kind"] == DISK_FULL
+    r = await client.get("/node-alerts/banner")
+    assert r.status == (200 if sees else 403)
+    assert_no_leak(await r.text(), f"{role} GET /node-alerts/banner")
+
+    feed = await (await client.get("/alerts")).text()
+    assert ('id="node-alerts"' in feed) == sees and "rec-beta" not in feed
+
+    token = token_of(home)
+    r = await client.post(f"/node-alerts/{disk_alerts['b']}/ack", data={"csrf_token": token}, allow_redirects=False)
+    assert r.status == (404 if sees else 403), f"{role} ack out of scope"
+    r = await client.post(f"/node-alerts/{disk_alerts['a']}/ack", data={"csrf_token": token}, allow_redirects=False)
+    assert r.status == (303 if sees else 403), f"{role} ack in scope"
+    a = web_services.node_alerts.get(disk_alerts["a"])
+    assert a is not None and (a.acked_by is not None) == sees
+    assert web_services.node_alerts.get(disk_alerts["b"]).acked_by is None  # type: ignore[union-attr]
+    entries = [e for e in web_services.audit.entries() if e.action == "node_alert.ack"]
+    assert len(entries) == (1 if sees else 0)
+    if sees:
+        r = await client.post(f"/node-alerts/{disk_alerts['a']}/ack", data={"csrf_token": token},
+                              allow_redirects=False)
+        assert r.status == 409  # once
+
+
+async def test_banner_follows_the_store_and_speaks_english_on_request(
+    web_services: Services, web_server: Any, client_as: Any
+) -> None:
+    web_server.app[OPEN_NODE_ALERTS].ttl_s = 0
+    client = await client_as("technician", "/")
+    assert "node-banner" not in await (await client.get("/node-alerts/banner")).text()
+    web_services.node_alerts.write(
+        NodeAlertEvent("open", NodeAlert("node-c", DISK_LOW, T0, T0, (CAM1, CAM5), 2, 3 * GB, 100 * GB))
+    )
+    html = await (await client.get("/wall?lang=en")).text()
+    assert "Recording disk nearly full on node node-c: 3.0 GB free of 100.0 GB." in html
+    assert 'node-banner-warning' in html
+
+
+async def test_nav_shows_only_what_the_role_can_open(web_services: Services, client_as: Any) -> None:
+    want = {
+        "admin": {"/alerts", "/tech", "/clips"},  # the audit log: city-wide admins only
+        "operator": {"/alerts", "/tech", "/clips"},
+        "technician": {"/alerts", "/tech"},
+        "police": {"/alerts", "/clips"},
+        "viewer": {"/alerts"},
+    }
+    for role, links in want.items():
+        client = await client_as(role, SCOPE)
+        html = await (await client.get("/")).text()
+        nav = re.search(r'<nav class="main-nav">(.*?)</nav>', html, re.S)
+        assert nav and set(re.findall(r'href="([^"]+)"', nav.group(1))) == links, role
+        for href in links:
+            assert (await client.get(href, allow_redirects=False)).status == 200, f"{role} {href}"
+    html = await (await (await client_as("admin", "/")).get("/")).text()
+    assert '<a href="/admin/audit">' in html
+
+
+async def test_writer_check_failure_is_counted_and_watching_goes_on(web_services: Services):
+    calls = 0
+
+    async def observe() -> dict[str, Observation]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OSError("statvfs failed")
+        return {}
+
+    w = NodeAlertWriter(web_services.store, "rec-alpha", (DISK_FULL,), observe, web_services.clock,
+                        web_services.node_alerts, interval_s=0.01)
+    await w.start()
+    for _ in range(200):
+        if calls >= 3:
+            break
+        await asyncio.sleep(0.01)
+    await w.stop()
+    assert calls >= 3 and w.errors == 1

@@ -1,0 +1,73 @@
+"""The banner every page shows while a node alert (disk full, nearly full) touches cameras in the caller's
+scope: kept in memory, refreshed from the store at most every ``ttl_s`` by a middleware on the way in (so the
+synchronous page rendering never waits on the database), and re-fetched by web/static/banner.js on long-lived
+pages such as the tile wall.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from cctv.auth import Perm
+from cctv.node_alerts import DISK_FULL, NodeAlert, human_bytes, visible_to
+from cctv.store.node_alert_store import visible
+from web.i18n import format_ms, lang_of, translate
+from web.keys import SERVICES, TIMEZONE
+from web.security import principal_of
+
+
+class OpenNodeAlerts:
+    """The open node alerts of the whole city, as last read."""
+
+    def __init__(self, ttl_s: float = 3.0) -> None:
+        self.ttl_s = ttl_s
+        self.alerts: list[NodeAlert] = []
+        self._read_at = float("-inf")
+
+    async def refresh(self, app: web.Application, force: bool = False) -> list[NodeAlert]:
+        if force or time.monotonic() - self._read_at >= self.ttl_s:
+            svc = app[SERVICES]
+            self.alerts = await svc.store.aread(svc.node_alerts.alerts, [""], only_open=True)
+            self._read_at = time.monotonic()
+        return self.alerts
+
+
+OPEN_NODE_ALERTS = web.AppKey("open_node_alerts", OpenNodeAlerts)
+
+
+@web.middleware
+async def node_alert_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Before a page for someone who may see node alerts: make sure the banner's data is recent."""
+    p = principal_of(request)
+    if request.method == "GET" and p is not None and p.can(Perm.SYSTEM) and not request.path.startswith("/static/"):
+        await request.app[OPEN_NODE_ALERTS].refresh(request.app)
+    return await handler(request)
+
+
+def banner_items(request: web.Request) -> list[dict[str, Any]]:
+    """What the banner says to the caller: one line per open node alert touching their scope."""
+    p = principal_of(request)
+    if p is None or not p.can(Perm.SYSTEM):
+        return []
+    lang, tz, roots = lang_of(request), request.app[TIMEZONE], list(p.scope.roots)
+    out = []
+    for a in request.app[OPEN_NODE_ALERTS].alerts:
+        if not visible(a, roots):
+            continue
+        fmt = {
+            "node": a.node,
+            "since": format_ms(a.opened_ms, tz, lang),
+            "n": len(visible_to(a, roots)),
+            "free": human_bytes(a.free_bytes),
+            "total": human_bytes(a.total_bytes),
+        }
+        out.append({
+            "kind": a.kind,
+            "severity": "error" if a.kind == DISK_FULL else "warning",
+            "text": translate(f"node_alerts.banner.{a.kind}", lang, **fmt),
+        })
+    return out
