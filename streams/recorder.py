@@ -19,6 +19,7 @@ disk pauses recording for ``retry_after_s`` (every drop is counted in ``Recorder
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import hashlib
@@ -181,6 +182,8 @@ class SegmentRecorder:
                 self._ostream = out.add_stream(stream.codec)
                 self._ostream.time_base = stream.time_base
         except OSError as exc:
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)  # nothing was muxed into it: a header at most
             if lock_fd is not None:
                 os.close(lock_fd)
             self._fail(exc, start_ms)
@@ -235,9 +238,35 @@ class SegmentRecorder:
         if out is not None:
             try:
                 out.close()
-            except Exception:  # noqa: BLE001 - the partial stays for start-up reconciliation
+            except Exception:  # noqa: BLE001 - what reached the disk is salvaged below
                 log.debug("closing a failed segment of %s", self.camera, exc_info=True)
+            self._salvage()
         self._release_lock()
+
+    def _salvage(self) -> None:
+        """After a failed write, keep what reached the disk of the open segment as a finished, indexed segment
+        (MPEG-TS stays readable when cut short) rather than leave a partial until the next start-up; remove
+        the partial if nothing in it can be read (those packets are counted as dropped)."""
+        partial = self.root / self._rel
+        probed = probe_segment(partial, self._start_ms) if self._packets else None
+        if probed is None:
+            partial.unlink(missing_ok=True)
+            self.stats.dropped_packets += self._packets
+            return
+        end_ms, packets = probed
+        self.stats.dropped_packets += max(0, self._packets - packets)
+        final_rel = self._rel[: -len(PARTIAL_SUFFIX)] + SEGMENT_SUFFIX
+        try:
+            digest, size = fsync_and_hash(partial)
+            os.replace(partial, self.root / final_rel)
+            fsync_dir(partial.parent)
+        except OSError:
+            log.warning("camera %s: could not finish %s after a failed write; start-up reconciliation will",
+                        self.camera, self._rel, exc_info=True)
+            return
+        self.stats.segments += 1
+        self.on_segment(NewSegment(self.camera, self._start_ms, max(end_ms, self._start_ms), final_rel, size,
+                                   digest, packets))
 
     def _release_lock(self) -> None:
         fd, self._lock_fd = self._lock_fd, None
@@ -298,3 +327,29 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def probe_segment(path: Path, start_ms: int) -> tuple[int, int] | None:
+    """(end_ms, packets) of a (possibly cut short) MPEG-TS segment that starts at ``start_ms``; None if nothing
+    in it can be read."""
+    first = last = None
+    packets = 0
+    frame_ms = 100
+    tb = None
+    try:
+        with av.open(str(path)) as c:
+            s = c.streams.video[0]
+            tb = s.time_base
+            for p in c.demux(s):
+                if p.pts is None or p.size == 0:
+                    continue
+                first = p.pts if first is None else first
+                last = p.pts
+                packets += 1
+                if p.duration:
+                    frame_ms = max(1, round(float(p.duration * s.time_base) * 1000))
+    except (av.error.FFmpegError, IndexError, OSError):
+        pass  # cut short: what was read before the cut counts
+    if packets == 0 or first is None or last is None or tb is None:
+        return None
+    return start_ms + round(float((last - first) * tb) * 1000) + frame_ms, packets

@@ -21,8 +21,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import av
-
 from cctv.clock import Clock
 from cctv.recordings import (
     PARTIAL_SUFFIX,
@@ -41,7 +39,7 @@ from cctv.store.segments import (
     mark_garbage,
     segments,
 )
-from streams.recorder import fsync_and_hash, fsync_dir, held_by_a_writer
+from streams.recorder import fsync_and_hash, fsync_dir, held_by_a_writer, probe_segment
 
 log = logging.getLogger(__name__)
 
@@ -67,31 +65,6 @@ def files_under(root: Path) -> list[str]:
         for p in root.rglob("*")
         if p.is_file() and (p.name.endswith(SEGMENT_SUFFIX) or p.name.endswith(PARTIAL_SUFFIX))
     )
-
-
-def probe_segment(path: Path, start_ms: int) -> tuple[int, int] | None:
-    """(end_ms, packets) of a (possibly cut short) MPEG-TS segment that starts at ``start_ms``; None if empty."""
-    first = last = None
-    packets = 0
-    frame_ms = 100
-    try:
-        with av.open(str(path)) as c:
-            s = c.streams.video[0]
-            for p in c.demux(s):
-                if p.pts is None or p.size == 0:
-                    continue
-                first = p.pts if first is None else first
-                last = p.pts
-                packets += 1
-                if p.duration:
-                    frame_ms = max(1, round(float(p.duration * s.time_base) * 1000))
-            tb = s.time_base
-    except (av.error.FFmpegError, IndexError, OSError):
-        if packets == 0:
-            return None
-    if packets == 0 or first is None or last is None:
-        return None
-    return start_ms + round(float((last - first) * tb) * 1000) + frame_ms, packets
 
 
 def reconcile_recordings(root: Path, store: Store, cameras: Iterable[str] | None = None,

@@ -22,6 +22,8 @@ from cctv.store import Store
 from cctv.store.segment_models import SegmentLock, SegmentRow
 from tests.support import wait_for
 
+ADMIN_PASSWORD = "crash-admin-password"  # `cctv run` creates `admin` with it on first start
+
 
 def healthz(base: str) -> dict | None:
     try:
@@ -45,12 +47,14 @@ class CctvRun:
     log_path: Path
 
     @classmethod
-    def spawn(cls, cfg_path: Path, data_dir: Path, log_path: Path, port: int, *args: str) -> CctvRun:
-        """Start it without waiting for it to answer."""
-        env = {**os.environ, "CCTV_DATA_DIR": str(data_dir), "CCTV_ADMIN_PASSWORD": "crash-admin-password"}
+    def spawn(cls, cfg_path: Path, data_dir: Path, log_path: Path, port: int, *args: str,
+              prefix: tuple[str, ...] = ()) -> CctvRun:
+        """Start it without waiting for it to answer; ``prefix`` is a command that execs the rest (unshare)."""
+        env = {**os.environ, "CCTV_DATA_DIR": str(data_dir), "CCTV_ADMIN_PASSWORD": ADMIN_PASSWORD}
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "cctv", "run", "--config", str(cfg_path), "--port", str(port), *args],
+                [*prefix, sys.executable, "-m", "cctv", "run", "--config", str(cfg_path), "--port", str(port),
+                 *args],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -59,9 +63,10 @@ class CctvRun:
         return cls(proc, f"http://127.0.0.1:{port}", log_path)
 
     @classmethod
-    def start(cls, cfg_path: Path, data_dir: Path, log_path: Path, port: int, *args: str) -> CctvRun:
+    def start(cls, cfg_path: Path, data_dir: Path, log_path: Path, port: int, *args: str,
+              prefix: tuple[str, ...] = ()) -> CctvRun:
         """Start it and wait until /healthz answers."""
-        run = cls.spawn(cfg_path, data_dir, log_path, port, *args)
+        run = cls.spawn(cfg_path, data_dir, log_path, port, *args, prefix=prefix)
         run.wait_ready()
         return run
 
