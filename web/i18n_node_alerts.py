@@ -5,6 +5,7 @@ from __future__ import annotations
 
 NODE_ALERTS_CATALOGUE: dict[str, dict[str, str]] = {
     "node_alerts.title": {"id": "Peringatan sistem", "en": "System alerts"},
+    "node_alerts.camera_title": {"id": "Peringatan kamera", "en": "Camera alerts"},
     "node_alerts.intro": {
         "id": "Keadaan mesin, bukan satu kamera: disk rekaman penuh (perekaman berhenti, pemantauan tetap "
         "berjalan) atau hampir penuh. Hanya yang menyentuh kamera di wilayah Anda.",
