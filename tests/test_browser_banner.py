@@ -1,5 +1,5 @@
 """The node alert banner in a real browser: a disk-full alert written into the store while the tile wall is open
-shows up on the wall without a reload (web/static/banner.js), red, above the tiles; acknowledging it from the
+shows up on the wall without a reload (web/static/refresh.js), red, above the tiles; acknowledging it from the
 alert feed is recorded. Same set-up as tests/test_browser.py (Debian's Chromium, `cctv run`, the simulator)."""
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def test_disk_full_banner_reaches_an_open_wall_and_is_acknowledged(tmp_path: Pat
             store.close()
 
         def banner_shown() -> bool:
-            # what the 30 s timer does, sooner: banner.js refreshes when the tab becomes visible
+            # what the 30 s timer does, sooner: refresh.js refreshes when the tab becomes visible
             page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")
             return page.locator("#node-banner .node-banner-error").count() == 1
 

@@ -161,7 +161,7 @@ async def test_each_role_sees_node_alerts_only_in_scope(
     assert ("rec-alpha" in home) == sees and "rec-beta" not in home
     if sees:
         assert "1 kamera di wilayah Anda" in home  # CAM1 only: CAM4 lies outside the scope
-        assert "/static/banner.js" in home
+        assert 'data-refresh="/node-alerts/banner"' in home
     assert_no_leak(home, f"{role} GET /")
 
     r = await client.get("/api/node-alerts")

@@ -1,6 +1,6 @@
 """The banner every page shows while a node alert (disk full, nearly full) touches cameras in the caller's
 scope: kept in memory, refreshed from the store at most every ``ttl_s`` by a middleware on the way in (so the
-synchronous page rendering never waits on the database), and re-fetched by web/static/banner.js on long-lived
+synchronous page rendering never waits on the database), and re-fetched by web/static/refresh.js on long-lived
 pages such as the tile wall.
 """
 

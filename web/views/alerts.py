@@ -2,7 +2,7 @@
 
 - ``GET /alerts``: the page. Query: ``area`` (within the scope, else 404), ``open=1`` (only open alerts),
   ``unacked=1``, ``before=ID`` (the next page: alerts older than that one), ``fragment=1`` (only the rows: what
-  web/static/alerts.js fetches every 15 s to keep the page live without a reload).
+  web/static/refresh.js fetches every 15 s to keep the page live without a reload).
 - ``GET /api/alerts``: the same filters, JSON ``{"alerts": [...], "next_before": ID | null}``.
 - ``POST /alerts/{id}/ack`` (form field ``csrf_token``, or header ``X-CSRF-Token``): records who and when, once,
   and appends ``alert.ack`` to the audit log; 303 back to the feed (``next``, a local path), or JSON when the

@@ -3,7 +3,7 @@ every page, acknowledged once.
 
 - ``GET /api/node-alerts``: ``open=1`` for open ones only; JSON ``{"alerts": [...]}``, each with the cameras
   of the alert that lie in the caller's scope (never the others).
-- ``GET /node-alerts/banner``: the banner's HTML alone (web/static/banner.js swaps it in every 30 s).
+- ``GET /node-alerts/banner``: the banner's HTML alone (web/static/refresh.js swaps it in every 30 s).
 - ``POST /node-alerts/{id}/ack`` (CSRF as everywhere): records who and when, once, and appends
   ``node_alert.ack`` to the audit log; 303 back (``next``) or JSON. Not visible in the scope: 404; acknowledged
   already: 409, nothing changes.
