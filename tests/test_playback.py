@@ -223,7 +223,11 @@ async def test_playback_in_a_real_browser(recorded: Services, web_server: Any, t
         pytest.skip(why)
     from playwright.async_api import async_playwright
 
+    from cctv.node_alerts import DISK_FULL, NodeAlert, NodeAlertEvent
+
     add_user(recorded, "boss", "admin", ["/"])
+    full = NodeAlert("rec-1", DISK_FULL, T0 + 150_000, T0 + 150_000, (CAM1,), 1, closed_ms=T0 + 210_000)
+    recorded.node_alerts.write(NodeAlertEvent("open", full))  # the outage was a full disk
     base = str(web_server.make_url("/")).rstrip("/")
     async with async_playwright() as p:
         context = await p.chromium.launch_persistent_context(
@@ -243,6 +247,9 @@ async def test_playback_in_a_real_browser(recorded: Services, web_server: Any, t
             await page.wait_for_selector("#recordings:not([hidden])")
             assert await page.input_value("#recordings input[name=day]") == "2026-01-01"
             assert await page.locator("#recordings .rec-span").count() == 2  # before and after the outage
+            band = page.locator("#recordings .rec-full")
+            assert await band.count() == 1 and "Disk penuh" in (await band.get_attribute("title") or "")
+            assert "Garis merah" in (await page.text_content("#recordings .rec-summary") or "")
             for start, lo, hi in (("07:00:30", "07:00:30", "07:01:30"), ("07:03:40", "07:03:40", "07:04:40")):
                 await page.fill("#recordings input[name=from]", start)
                 await page.fill("#recordings input[name=to]", "07:06:00")
@@ -260,3 +267,36 @@ async def test_playback_in_a_real_browser(recorded: Services, web_server: Any, t
                 await page.locator("#recordings").screenshot(path=str(shot))
         finally:
             await context.close()
+
+
+async def test_the_timeline_says_where_a_full_disk_stopped_recording(recorded: Services, as_user: Any):
+    """A disk-full node alert that touched the camera marks its span on the day (clipped to the day; an open one
+    runs to now); one about other cameras, another kind, or another day does not."""
+    from cctv.node_alerts import DISK_FULL, DISK_LOW, NodeAlert, NodeAlertEvent
+
+    st = recorded.node_alerts
+
+    def put(kind: str, opened: int, closed: int | None, cams: tuple[str, ...]) -> None:
+        a = NodeAlert("rec-1", kind, opened, opened, cams, len(cams))
+        st.write(NodeAlertEvent("open", a))
+        if closed is not None:
+            st.write(NodeAlertEvent("close", NodeAlert("rec-1", kind, opened, opened, cams, 0, closed_ms=closed)))
+
+    day_start = T0 - 7 * 3600_000
+    put(DISK_FULL, T0 + 150_000, T0 + 210_000, (CAM2, CAM1))  # the outage of the fixture
+    put(DISK_FULL, day_start - 3600_000, day_start + 60_000, (CAM1,))  # from the day before
+    put(DISK_FULL, T0 + 300_000, T0 + 330_000, (CAM2,))  # another camera
+    put(DISK_FULL, T0 + 301_000, T0 + 302_000, ("kota-baru/paal-lima/rt-07/cam-10",))  # a longer path
+    put(DISK_LOW, T0 + 400_000, T0 + 500_000, (CAM1,))  # nearly full: nothing was lost
+    put(DISK_FULL, T0 + 540_000, None, (CAM1,))  # open: up to now (T0 + 10 min)
+    operator = await as_user("op", "operator", KEL)
+    body = await (await operator.get(f"/api/cameras/{CAM1}/recordings")).json()
+    assert body["disk_full"] == [
+        {"start_ms": day_start, "end_ms": day_start + 60_000},
+        {"start_ms": T0 + 150_000, "end_ms": T0 + 210_000},
+        {"start_ms": T0 + 540_000, "end_ms": T0 + 600_000},
+    ]
+    other = await (await operator.get(f"/api/cameras/{CAM1}/recordings?day=2026-01-02")).json()
+    assert other["disk_full"] == []
+    cam2 = await (await operator.get(f"/api/cameras/{CAM2}/recordings")).json()
+    assert [f["start_ms"] for f in cam2["disk_full"]] == [T0 + 150_000, T0 + 300_000]

@@ -172,6 +172,9 @@ CLIPS_CATALOGUE: dict[str, dict[str, str]] = {
     "playback.failed": {"id": "Pemutaran gagal.", "en": "Playback failed."},
     "playback.gap": {"id": "Tanpa rekaman", "en": "Not recorded"},
     "playback.recorded": {"id": "Terekam", "en": "Recorded"},
+    "playback.disk_full": {"id": "Disk penuh: perekaman berhenti", "en": "Disk full: recording paused"},
+    "playback.disk_full_note": {"id": "Garis merah: disk node penuh, kamera ini tidak direkam.",
+                                "en": "Red stripes: the node's disk was full, this camera was not recorded."},
     "playback.err.missing": {"id": "Parameter {name} wajib.", "en": "Parameter {name} is required."},
     "playback.err.bad_time": {
         "id": "Parameter {name} bukan waktu: {value!r} (ms UTC atau ISO 8601).",

@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, or_, select, update
 
 from cctv.node_alerts import NodeAlert, NodeAlertEvent, visible_to
 from cctv.store.node_alert_models import NodeAlertRow
@@ -95,6 +95,21 @@ class NodeAlertStore:
             row = conn.execute(select(*_COLS).where(NodeAlertRow.id == alert_id)).first()
         return _alert(row) if row is not None else None
 
+    def touching(self, camera: str, kind: str, start_ms: int, end_ms: int) -> list[NodeAlert]:
+        """Alerts of ``kind`` that touched ``camera`` and overlap [start_ms, end_ms), oldest first."""
+        q = (
+            select(*_COLS)
+            .where(
+                NodeAlertRow.kind == kind,
+                NodeAlertRow.opened_ms < end_ms,
+                or_(NodeAlertRow.closed_ms.is_(None), NodeAlertRow.closed_ms > start_ms),
+                NodeAlertRow.cameras.like(camera_mention(camera), escape="\\"),
+            )
+            .order_by(NodeAlertRow.opened_ms)
+        )
+        with self.engine.connect() as conn:
+            return [a for a in (_alert(r) for r in conn.execute(q)) if camera in a.cameras]
+
     def alerts(self, scope: Sequence[str], *, only_open: bool = False, limit: int = 50) -> list[NodeAlert]:
         """Alerts a user with scope ``scope`` may see (see :func:`visible`), open ones first, then newest first."""
         q = select(*_COLS)
@@ -110,6 +125,12 @@ class NodeAlertStore:
                     if len(out) >= limit:
                         break
         return out
+
+
+def camera_mention(camera: str) -> str:
+    """A LIKE pattern that finds ``camera`` in the JSON ``cameras`` column (a superset: checked exactly after)."""
+    escaped = json.dumps(camera).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def visible(alert: NodeAlert, scope: Sequence[str]) -> bool:

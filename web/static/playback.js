@@ -65,8 +65,16 @@
   }
 
   function draw() {
-    for (const el of bar.querySelectorAll(".rec-span")) el.remove();
+    for (const el of bar.querySelectorAll(".rec-span, .rec-full")) el.remove();
     const total = day.end_ms - day.start_ms;
+    for (const f of day.disk_full || []) { // under the spans: it shows where nothing was recorded
+      const el = document.createElement("span");
+      el.className = "rec-full";
+      el.style.left = `${((f.start_ms - day.start_ms) * 100) / total}%`;
+      el.style.width = `${((f.end_ms - f.start_ms) * 100) / total}%`;
+      el.title = `${text("tDiskFull")}: ${fmt(f.start_ms, true)} – ${fmt(f.end_ms, true)}`;
+      bar.appendChild(el);
+    }
     for (const s of day.spans) {
       const el = document.createElement("span");
       el.className = "rec-span";
@@ -75,9 +83,9 @@
       el.title = `${text("tRecorded")}: ${fmt(s.start_ms, true)} – ${fmt(s.end_ms, true)}`;
       bar.appendChild(el);
     }
-    summary.textContent = day.spans.length
+    summary.textContent = (day.spans.length
       ? text("tSummary", { recorded: hours(day.recorded_ms), gaps: String(day.gaps.length) })
-      : text("tNone");
+      : text("tNone")) + ((day.disk_full || []).length ? ` ${text("tDiskFullNote")}` : "");
   }
 
   function offsetOf(value) {

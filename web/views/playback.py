@@ -2,7 +2,8 @@
 
 - ``GET /api/cameras/{path}/recordings[?day=YYYY-MM-DD]``: one day (site time zone; today by default) of a
   camera: ``{camera, day, timezone, start_ms, end_ms, now_ms, spans: [{start_ms, end_ms}], gaps: [...],
-  recorded_ms, segments}`` (``cctv.recordings.coverage``): the camera page's timeline.
+  recorded_ms, segments, disk_full}`` (``cctv.recordings.coverage``; ``disk_full``: spans of disk-full node
+  alerts that touched the camera, which explain a gap): the camera page's timeline.
 - ``GET /camera/{path}/vod.m3u8?start=&end=``: an HLS VOD playlist (``start`` / ``end``: UTC ms, or ISO 8601,
   a time without a zone being in the site's; at most 24 h) of every segment overlapping the range, whole
   (nothing is cut or re-encoded: the player seeks). Each segment carries ``#EXT-X-PROGRAM-DATE-TIME`` (its
@@ -25,6 +26,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from cctv.auth import Perm
+from cctv.node_alerts import DISK_FULL
 from cctv.recordings import Segment, coverage
 from cctv.store import Store
 from cctv.store.segment_models import SegmentRow
@@ -112,6 +114,8 @@ async def recordings_of_day(request: web.Request) -> web.Response:
     svc = services(request)
     segs = await svc.store.aread(segments, svc.store, cam.path, start, end)
     spans, gaps = coverage(segs, start, end)
+    now = svc.clock.now_ms()
+    full = await svc.store.aread(svc.node_alerts.touching, cam.path, DISK_FULL, start, end)
     return web.json_response(
         {
             "camera": cam.path,
@@ -119,9 +123,15 @@ async def recordings_of_day(request: web.Request) -> web.Response:
             "timezone": request.app[TIMEZONE].key,
             "start_ms": start,
             "end_ms": end,
-            "now_ms": svc.clock.now_ms(),
+            "now_ms": now,
             "spans": [{"start_ms": s.start_ms, "end_ms": s.end_ms} for s in spans],
             "gaps": [{"start_ms": g.start_ms, "end_ms": g.end_ms} for g in gaps],
+            # the node's disk was full while this camera was among those it stopped: why a gap is there
+            "disk_full": [
+                {"start_ms": a, "end_ms": b}
+                for a, b in ((max(f.opened_ms, start), min(f.closed_ms or now, end)) for f in full)
+                if b > a  # an open alert runs to now, not into a day still to come
+            ],
             "recorded_ms": sum(s.end_ms - s.start_ms for s in spans),
             "segments": len(segs),
         }
