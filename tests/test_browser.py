@@ -141,7 +141,8 @@ def log_in(page: Any, base: str, target: str) -> None:
     page.fill("#username", "admin")
     page.fill("#password", ADMIN_PASSWORD)
     page.click("form[action='/login'] button[type=submit]")
-    page.wait_for_url(f"{base}{target}")
+    # the document, not every picture on it: the tests wait for pictures themselves, with a message that says so
+    page.wait_for_url(f"{base}{target}", wait_until="domcontentloaded")
 
 
 TILE = '.wall-grid [data-camera="{}"]'
