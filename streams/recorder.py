@@ -128,7 +128,7 @@ class SegmentRecorder:
             packet.stream = self._ostream
             self._out.mux(packet)
         except OSError as exc:
-            self._fail(exc, arrival_ms)
+            self._fail(exc, arrival_ms, salvage=True)
             return
         except av.error.FFmpegError:
             self.stats.errors += 1
@@ -186,7 +186,7 @@ class SegmentRecorder:
                 path.unlink(missing_ok=True)  # nothing was muxed into it: a header at most
             if lock_fd is not None:
                 os.close(lock_fd)
-            self._fail(exc, start_ms)
+            self._fail(exc, start_ms, salvage=False)
             return False
         self._out, self._rel, self._start_ms, self._packets = out, rel, start_ms, 0
         self._lock_fd = lock_fd
@@ -204,26 +204,29 @@ class SegmentRecorder:
             self._release_lock()  # only once the partial is renamed (or gone)
 
     def _close_and_rename(self, out: av.container.OutputContainer, end_ms: int | None) -> None:
-        partial = self.root / self._rel
         try:
             out.close()
             if self._packets == 0:
-                partial.unlink(missing_ok=True)
+                (self.root / self._rel).unlink(missing_ok=True)
                 return
-            final_rel = self._rel[: -len(PARTIAL_SUFFIX)] + SEGMENT_SUFFIX
-            final = self.root / final_rel
-            digest, size = fsync_and_hash(partial)
-            os.replace(partial, final)
-            fsync_dir(final.parent)
+            self._publish(end_ms if end_ms is not None else self._last_end_ms, self._packets)
         except OSError as exc:
-            self._fail(exc, self._last_end_ms)
-            return
-        end = end_ms if end_ms is not None else self._last_end_ms
-        self.stats.segments += 1
-        self.on_segment(NewSegment(self.camera, self._start_ms, max(end, self._start_ms), final_rel, size, digest,
-                                   self._packets))
+            self._fail(exc, self._last_end_ms, salvage=True)
 
-    def _fail(self, exc: OSError, now_ms: int) -> None:
+    def _publish(self, end_ms: int, packets: int) -> None:
+        """Finish the open partial in the crash-safe order: fsync and hash it, rename it to its final name, fsync
+        the folder, then queue its row. Raises OSError (what is left is for :meth:`_salvage` or start-up)."""
+        partial = self.root / self._rel
+        final_rel = self._rel[: -len(PARTIAL_SUFFIX)] + SEGMENT_SUFFIX
+        digest, size = fsync_and_hash(partial)
+        os.replace(partial, self.root / final_rel)
+        fsync_dir(partial.parent)
+        self.stats.segments += 1
+        self.on_segment(NewSegment(self.camera, self._start_ms, max(end_ms, self._start_ms), final_rel, size,
+                                   digest, packets))
+
+    def _fail(self, exc: OSError, now_ms: int, salvage: bool) -> None:
+        """A write failed. ``salvage``: a segment was open, and what of it reached the disk is kept."""
         self._drop()
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             self.stats.disk_full += 1
@@ -240,6 +243,7 @@ class SegmentRecorder:
                 out.close()
             except Exception:  # noqa: BLE001 - what reached the disk is salvaged below
                 log.debug("closing a failed segment of %s", self.camera, exc_info=True)
+        if salvage:
             self._salvage()
         self._release_lock()
 
@@ -248,6 +252,8 @@ class SegmentRecorder:
         (MPEG-TS stays readable when cut short) rather than leave a partial until the next start-up; remove
         the partial if nothing in it can be read (those packets are counted as dropped)."""
         partial = self.root / self._rel
+        if not partial.exists():  # renamed before the failure: start-up reconciliation indexes it
+            return
         probed = probe_segment(partial, self._start_ms) if self._packets else None
         if probed is None:
             partial.unlink(missing_ok=True)
@@ -255,18 +261,11 @@ class SegmentRecorder:
             return
         end_ms, packets = probed
         self.stats.dropped_packets += max(0, self._packets - packets)
-        final_rel = self._rel[: -len(PARTIAL_SUFFIX)] + SEGMENT_SUFFIX
         try:
-            digest, size = fsync_and_hash(partial)
-            os.replace(partial, self.root / final_rel)
-            fsync_dir(partial.parent)
+            self._publish(end_ms, packets)
         except OSError:
             log.warning("camera %s: could not finish %s after a failed write; start-up reconciliation will",
                         self.camera, self._rel, exc_info=True)
-            return
-        self.stats.segments += 1
-        self.on_segment(NewSegment(self.camera, self._start_ms, max(end_ms, self._start_ms), final_rel, size,
-                                   digest, packets))
 
     def _release_lock(self) -> None:
         fd, self._lock_fd = self._lock_fd, None
