@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from cctv.sites import is_within
+
 DISK_FULL = "disk_full"  # a recorder hit ENOSPC/EDQUOT: its camera's recording is paused
 DISK_LOW = "disk_low"  # free space on the recording disk under recording.warn_free_pct
 KINDS = (DISK_FULL, DISK_LOW)
@@ -127,6 +129,4 @@ def visible_to(alert: NodeAlert, roots: Iterable[str]) -> tuple[str, ...]:
     """The alert's cameras within the scope ``roots`` ("" is the city, which sees every alert, even one
     without cameras)."""
     roots = tuple(roots)
-    if "" in roots:
-        return alert.cameras
-    return tuple(c for c in alert.cameras if any(c == r or c.startswith(r + "/") for r in roots))
+    return tuple(c for c in alert.cameras if any(is_within(c, r) for r in roots))
