@@ -28,8 +28,8 @@ class OpenNodeAlerts:
         self.alerts: list[NodeAlert] = []
         self._read_at = float("-inf")
 
-    async def refresh(self, app: web.Application, force: bool = False) -> list[NodeAlert]:
-        if force or time.monotonic() - self._read_at >= self.ttl_s:
+    async def refresh(self, app: web.Application) -> list[NodeAlert]:
+        if time.monotonic() - self._read_at >= self.ttl_s:
             svc = app[SERVICES]
             self.alerts = await svc.store.aread(svc.node_alerts.alerts, [""], only_open=True)
             self._read_at = time.monotonic()

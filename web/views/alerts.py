@@ -25,12 +25,22 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from cctv.alerts import Alert
-from cctv.auth import Perm, safe_next
+from cctv.auth import Perm
 from cctv.sites import normalize
 from web.errors import CctvError
 from web.i18n import format_duration, format_ms, iso_utc, lang_of, reason_text, translate
 from web.keys import TIMEZONE
-from web.views.common import area_or_404, int_param, render, require, scope_of, services, tr
+from web.views.common import (
+    acknowledged,
+    already_acknowledged,
+    area_or_404,
+    int_param,
+    render,
+    require,
+    scope_of,
+    services,
+    tr,
+)
 from web.views.node_alerts import listed as node_listed
 from web.views.node_alerts import view as node_view
 
@@ -184,20 +194,11 @@ async def ack(request: web.Request) -> web.StreamResponse:
     if alert is None or not scope_of(request).covers(alert.camera):
         raise CctvError(404, tr(request, "error.404"), tr(request, "alerts.unknown", id=alert_id))
     if alert.acked_by is not None:
-        raise CctvError(
-            409,
-            tr(request, "alerts.already_title"),
-            tr(
-                request,
-                "alerts.already",
-                who=alert.acked_by,
-                when=format_ms(alert.acked_ms, request.app[TIMEZONE], lang_of(request)),
-            ),
-        )
+        raise already_acknowledged(request, alert.acked_by, alert.acked_ms)
     now = svc.clock.now_ms()
     updated, done = await svc.store.awrite(svc.alerts.ack, alert_id, who.username, now)
     if not done or updated is None:  # someone else acknowledged it in between
-        raise CctvError(409, tr(request, "alerts.already_title"), tr(request, "alerts.already_short"))
+        raise already_acknowledged(request)
     await svc.store.awrite(
         svc.audit.append,
         now,
@@ -206,7 +207,4 @@ async def ack(request: web.Request) -> web.StreamResponse:
         alert.camera,
         {"alert": alert_id, "state": alert.state, "reason": alert.reason},
     )
-    if request.headers.get("Accept", "") == "application/json":
-        return web.json_response({"alert": _json(updated)})
-    form = await request.post()
-    raise web.HTTPSeeOther(safe_next(str(form.get("next", "")), "/alerts"))
+    return await acknowledged(request, {"alert": _json(updated)})

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from cctv.auth import NO_SCOPE, Perm, Principal, Scope
+from cctv.auth import NO_SCOPE, Perm, Principal, Scope, safe_next
 from cctv.live import CameraLive
 from cctv.rollup import Counts, count_states
 from cctv.services import Services
@@ -173,6 +173,23 @@ def tile(request: web.Request, cam: CameraLive) -> dict[str, Any]:
         "motion": cam.motion,
         "snapshot_ms": cam.snapshot_ms or 0,
     }
+
+
+def already_acknowledged(request: web.Request, by: str | None = None, at_ms: int | None = None) -> CctvError:
+    """409 for an alert acknowledged before (by whom, when), or just now by someone else (``by`` None)."""
+    if by is None:
+        return CctvError(409, tr(request, "alerts.already_title"), tr(request, "alerts.already_short"))
+    when = format_ms(at_ms, request.app[TIMEZONE], lang_of(request))
+    return CctvError(409, tr(request, "alerts.already_title"), tr(request, "alerts.already", who=by, when=when))
+
+
+async def acknowledged(request: web.Request, payload: dict[str, Any]) -> web.StreamResponse:
+    """After an acknowledgement: ``payload`` as JSON when only JSON is accepted, else 303 to the form's
+    ``next`` (a local path) or the alert feed."""
+    if request.headers.get("Accept", "") == "application/json":
+        return web.json_response(payload)
+    form = await request.post()
+    raise web.HTTPSeeOther(safe_next(str(form.get("next", "")), "/alerts"))
 
 
 def nav_links(p: Principal | None) -> list[tuple[str, str]]:

@@ -17,14 +17,14 @@ from typing import Any
 
 from aiohttp import web
 
-from cctv.auth import Perm, safe_next
+from cctv.auth import Perm
 from cctv.node_alerts import NodeAlert, human_bytes, visible_to
 from cctv.store.node_alert_store import visible
 from web.errors import CctvError
 from web.i18n import format_duration, format_ms, iso_utc, lang_of, translate
 from web.keys import TIMEZONE
-from web.node_banner import OPEN_NODE_ALERTS, banner_items
-from web.views.common import render, require, scope_of, services, tr
+from web.node_banner import banner_items
+from web.views.common import acknowledged, already_acknowledged, render, require, scope_of, services, tr
 
 routes = web.RouteTableDef()
 RECENT = 20
@@ -88,8 +88,7 @@ async def node_alerts_api(request: web.Request) -> web.Response:
 
 @routes.get("/node-alerts/banner")
 async def banner(request: web.Request) -> web.Response:
-    require(request, Perm.SYSTEM)
-    await request.app[OPEN_NODE_ALERTS].refresh(request.app)
+    require(request, Perm.SYSTEM)  # node_alert_middleware has brought the open alerts up to date
     return render(request, "_node_banner.html", {"node_banner": banner_items(request)})
 
 
@@ -102,19 +101,13 @@ async def ack(request: web.Request) -> web.StreamResponse:
     if alert is None or not visible(alert, list(scope_of(request).roots)):
         raise CctvError(404, tr(request, "error.404"), tr(request, "node_alerts.unknown", id=alert_id))
     if alert.acked_by is not None:
-        raise CctvError(409, tr(request, "alerts.already_title"), tr(
-            request, "alerts.already", who=alert.acked_by,
-            when=format_ms(alert.acked_ms, request.app[TIMEZONE], lang_of(request)),
-        ))
+        raise already_acknowledged(request, alert.acked_by, alert.acked_ms)
     now = svc.clock.now_ms()
     updated, done = await svc.store.awrite(svc.node_alerts.ack, alert_id, who.username, now)
-    if not done or updated is None:
-        raise CctvError(409, tr(request, "alerts.already_title"), tr(request, "alerts.already_short"))
+    if not done or updated is None:  # someone else acknowledged it in between
+        raise already_acknowledged(request)
     await svc.store.awrite(
         svc.audit.append, now, who.username, "node_alert.ack", f"node:{alert.node}",
         {"node_alert": alert_id, "kind": alert.kind, "opened_ms": alert.opened_ms},
     )
-    if request.headers.get("Accept", "") == "application/json":
-        return web.json_response({"alert": as_json(updated, list(scope_of(request).roots))})
-    form = await request.post()
-    raise web.HTTPSeeOther(safe_next(str(form.get("next", "")), "/alerts"))
+    return await acknowledged(request, {"alert": as_json(updated, list(scope_of(request).roots))})
