@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 
 
 class IngestNode:
-    def __init__(self, services: Services, procs: int | None = None, log_level: str = "INFO") -> None:
+    def __init__(self, services: Services, procs: int | None = None, log_level: str = "INFO",
+                 shard_module: str = "streams.shard") -> None:
         cfg = services.config
         self.services = services
         self.channel: DropOldestChannel[Any] = DropOldestChannel(cfg.ingest.queue_size * 8)
@@ -46,7 +47,7 @@ class IngestNode:
         n = procs if procs else (cfg.ingest.procs or default_procs(len(cameras)))
         self.pool = ShardPool(
             cfg, cameras, n, self.recordings, self.channel, services.snapshots, self._on_segment,
-            services.clock, self._reconcile if rec.enabled else None, log_level,
+            services.clock, self._reconcile if rec.enabled else None, log_level, shard_module,
         )
         st = cfg.status
         self.monitor = Monitor(

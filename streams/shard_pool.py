@@ -67,6 +67,7 @@ class ShardPool:
         clock: Clock,
         reconcile: Callable[[tuple[str, ...]], Any] | None = None,
         log_level: str = "INFO",
+        shard_module: str = "streams.shard",
     ) -> None:
         n = max(1, min(procs, len(cameras))) if cameras else 0
         dump = config.model_dump(mode="json")
@@ -79,6 +80,7 @@ class ShardPool:
         self.on_segment = on_segment
         self.clock = clock
         self.reconcile = reconcile
+        self.shard_module = shard_module  # what each process runs (`python -m`): a benchmark's synthetic shard
         self.restarts = 0
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -134,7 +136,7 @@ class ShardPool:
     async def _run_once(self, shard: ShardProcess) -> bool:
         """Run the process until it exits; True when it ran long enough to count as healthy."""
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "streams.shard",
+            sys.executable, "-m", self.shard_module,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=None,
             limit=1 << 20,
         )
