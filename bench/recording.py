@@ -2,7 +2,7 @@
 
 1. Encodes one minute of the simulator's street scene (640x360, 10 fps, GOP 20, ~350 kbit/s, the simulator's
    own encoder settings) and feeds its access units, looped with synthetic ever-increasing timestamps (and
-   arrival times that follow them), through the real ``streams.recorder.SegmentRecorder`` into 60 s MPEG-TS
+   arrival times that follow them), through the real ``streams.recording.segment_writer.SegmentRecorder`` into 60 s MPEG-TS
    segments indexed in a real SQLite store. An hour of recording takes seconds, not an hour. Recording CPU is
    the process CPU time of that run minus the same loop making the same packets without recording, per second
    of video: the share of one core one recorded camera costs.
@@ -37,7 +37,7 @@ import av  # noqa: E402
 from cctv.evidence.export import covering_segments, export_clip  # noqa: E402
 from cctv.store import Store  # noqa: E402
 from cctv.store.segments import add_segment  # noqa: E402
-from streams.recorder import SegmentRecorder  # noqa: E402
+from streams.recording.segment_writer import SegmentRecorder  # noqa: E402
 from streams.sim import scenes  # noqa: E402
 from streams.sim.encode import BIT_RATE, X264_PARAMS, encode_frames  # noqa: E402
 

@@ -10,7 +10,7 @@ logged in through the form. Then:
    kelurahan), each watching up to 64 cameras as the wall does. Cameras are switched offline and back in
    the simulator; each change goes through the real path (RTSP → ingest → status machine → bus → sockets).
    Latency of one delivery = when the client got the status message − when `cctv run` logged the change
-   (cctv.monitor logs each change right before publishing it; same machine, same wall clock, logs in UTC).
+   (cctv.status.monitor logs each change right before publishing it; same machine, same wall clock, logs in UTC).
 3. CPU of `cctv run` (its main process: web, bus, status; and the whole tree with the ingest processes)
    with no clients and with the C clients connected while the changes fan out: the ratio is the web's cost.
 

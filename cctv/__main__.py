@@ -1,3 +1,3 @@
-from cctv.cli import main
+from cctv.app.cli import main
 
 raise SystemExit(main())

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
+from cctv.accounts.passwords import Params
+from cctv.accounts.users import Accounts
+from cctv.app.services import Services, make_services
 from cctv.clock import FakeClock
 from cctv.config.models import Config
-from cctv.passwords import Params
-from cctv.services import Services, make_services
 from cctv.store import Store
-from cctv.users import Accounts
 
 WEB_SECRET = "s3cr3t-Pa55"  # the password in one camera's URL: must never reach a response
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from cctv.recordings import PARTIAL_SUFFIX, SEGMENT_SUFFIX
+from cctv.recording import PARTIAL_SUFFIX, SEGMENT_SUFFIX
 from cctv.store import Store
 from cctv.store.segment_models import SegmentLock, SegmentRow
 from tests.support import wait_for

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from cctv.alert_writer import AlertWriter
-from cctv.alerts import STABLE_MS, Alert, Debouncer
-from cctv.messages import State, StatusChange
-from cctv.services import Services
+from cctv.alerts.camera import STABLE_MS, Alert, Debouncer
+from cctv.alerts.camera_writer import AlertWriter
+from cctv.app.services import Services
+from cctv.status.messages import State, StatusChange
 from tests.conftest import csrf_of
 from tests.test_web import CAM1, CAM2, CAM3, CAM5, set_status
 
@@ -213,7 +213,7 @@ async def test_acknowledge(feed: Services, client_as: Any) -> None:
 
 async def test_core_runtime_runs_the_alert_writer_and_the_rollup_model(web_services: Services) -> None:
     """`cctv run` wiring: CoreRuntime starts both after crash recovery and stops them, leaving no subscription."""
-    from cctv.runtime import CoreRuntime
+    from cctv.app.runtime import CoreRuntime
 
     svc = web_services
     core = CoreRuntime(svc, heartbeat_s=3600)

@@ -9,7 +9,7 @@ import pytest
 
 from cctv.analysis.analyzer import Analyzer, CheckParams, polygons
 from cctv.analysis.baseline import Baseline, Onset
-from cctv.messages import Reason
+from cctv.status.messages import Reason
 from tests.test_health import run, scene
 
 

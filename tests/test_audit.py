@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from cctv.audit import GENESIS, AuditLog, canonical, entry_hash
+from cctv.audit.log import GENESIS, AuditLog, canonical, entry_hash
 from cctv.store import Store
 from tests.store_fixtures import store_fixture  # noqa: F401  (the "store" fixture)
 

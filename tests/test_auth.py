@@ -12,10 +12,10 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from cctv.auth import Perm, Role, Scope, can, safe_next
-from cctv.passwords import Params, hash_password, needs_rehash, verify_password
-from cctv.services import Services
-from cctv.users import Accounts, ensure_admin
+from cctv.accounts.passwords import Params, hash_password, needs_rehash, verify_password
+from cctv.accounts.policy import Perm, Role, Scope, can, safe_next
+from cctv.accounts.users import Accounts, ensure_admin
+from cctv.app.services import Services
 from tests.conftest import PASSWORD, add_user, csrf_of, login
 
 SECRET_MARKERS = ("scrypt$", PASSWORD)

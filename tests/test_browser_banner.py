@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from cctv.alerts.node import DISK_FULL, NodeAlert, NodeAlertEvent
 from cctv.config import load_config
-from cctv.node_alerts import DISK_FULL, NodeAlert, NodeAlertEvent
 from cctv.store import Store
 from cctv.store.node_alert_store import NodeAlertStore
 from streams.sim import SimulatorProcess

@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from cctv.audit import AuditLog
-from cctv.auth import Principal, Role, Scope
-from cctv.clips import (
+from cctv.accounts.policy import Principal, Role, Scope
+from cctv.audit.log import AuditLog
+from cctv.clock import FakeClock
+from cctv.config.models import Config
+from cctv.evidence.jobs import INTERRUPTED, ExportRunner
+from cctv.evidence.requests import (
     MAX_CAMERAS,
     ClipCamera,
     ClipError,
@@ -28,16 +31,13 @@ from cctv.clips import (
     validate_comment,
     validate_new,
 )
-from cctv.clock import FakeClock
-from cctv.config.models import Config
 from cctv.evidence.verify import verify_files
-from cctv.exports import INTERRUPTED, ExportRunner
-from cctv.recordings import RetentionPolicy
+from cctv.recording import RetentionPolicy
 from cctv.sites import Sites
 from cctv.store import Store
 from cctv.store.clip_store import ClipStore
 from cctv.store.segments import NewSegment, add_segment, segments
-from streams.recording_maintenance import apply_retention
+from streams.recording.maintenance import apply_retention
 from tests.conftest import WEB_CONFIG
 from tests.store_fixtures import store_fixture  # noqa: F401  (the "store" fixture)
 
@@ -337,9 +337,9 @@ async def test_a_failed_export_goes_back_to_approved(recorded: Store, tmp_path: 
 CRASHER = """
 import os, signal, sys
 from pathlib import Path
-from cctv.audit import AuditLog
+from cctv.audit.log import AuditLog
 from cctv.clock import FakeClock
-from cctv.exports import ExportRunner, _Progress
+from cctv.evidence.jobs import ExportRunner, _Progress
 from cctv.store import Store
 from cctv.store.clip_store import ClipStore
 from tests.test_clips import SITES

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from cctv.clips import State, holder
+from cctv.app.services import Services
+from cctv.evidence.requests import State, holder
 from cctv.evidence.verify import verify_files
-from cctv.services import Services
 from tests.conftest import add_user, csrf_of, login
 from tests.test_web import CAM1, CAM2, CAM4, T0
 from web.i18n import CATALOGUE
@@ -296,12 +296,12 @@ def test_every_text_the_pages_use_exists_in_both_languages():
         "_recordings.html",
     ):
         used |= set(re.findall(r"\bt\('([a-z0-9_.]+[a-z0-9_])'", (TEMPLATES / name).read_text()))
-    for name in ("clips.py", "clip_common.py", "clip_files.py", "playback.py", "audit_page.py"):
+    for name in ("clips.py", "clip_access.py", "clip_files.py", "playback.py", "audit_page.py"):
         text = (root / "web" / "views" / name).read_text()
         used |= set(re.findall(r'"((?:clips|playback|audit|error)\.[a-z0-9_.]+[a-z0-9_])"', text))
     used = {k for k in used if not k.endswith(".html")}
     used |= {f"clips.state.{s}" for s in State} | {"clips.state.open"}
-    policy = (root / "cctv" / "clips.py").read_text()
+    policy = (root / "cctv" / "evidence" / "requests.py").read_text()
     codes = set(re.findall(r'ClipError\(\s*\d+,\s*"(\w+)"', policy))
     codes |= set(re.findall(r'FieldError\(\s*"\w+",\s*"(\w+)"', policy))
     assert {"self_approval", "not_ready", "unknown_camera", "in_future"} <= codes

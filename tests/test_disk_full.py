@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cctv.config import load_config
-from cctv.recordings import PARTIAL_SUFFIX
+from cctv.recording import PARTIAL_SUFFIX
 from streams.sim import SimulatorProcess
 from tests.city_support import camera_paths, write_city
 from tests.crash_support import ADMIN_PASSWORD, CctvRun, all_rows, disk_files, ingest_health

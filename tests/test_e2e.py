@@ -120,9 +120,9 @@ def test_city_comes_online_and_follows_faults(tmp_path, sim_cache):
 
 def check_recordings(store: Store, root: Path, cam_rows) -> None:
     """Segments tile time while a camera is up (no gap over one frame, no overlap); its outages are gaps."""
-    from cctv.recordings import coverage
+    from cctv.recording import coverage
     from cctv.store.segments import segments
-    from streams.recording_maintenance import files_under
+    from streams.recording.maintenance import files_under
 
     assert {s.path for s in segments(store, include_garbage=True)} == set(files_under(root))
     steady = segments(store, CAMS[1])

@@ -1,6 +1,6 @@
 """`cctv clip export`, `cctv verify` and `cctv keys show` over a config, a real SQLite store and real recordings.
 
-The export runs end to end in a subprocess; verification and refusals run through ``cctv.cli.main`` in-process.
+The export runs end to end in a subprocess; verification and refusals run through ``cctv.app.cli.main`` in-process.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cctv.cli import main
+from cctv.app.cli import main
 from cctv.evidence import manifest as mf
 from cctv.store import Store
 from tests.conftest import WEB_CONFIG

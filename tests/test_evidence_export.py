@@ -19,7 +19,7 @@ import pytest
 from cctv.evidence.export import ExportError, NoRecordings, covering_segments, export_clip
 from cctv.store import Store
 from cctv.store.segments import add_segment
-from streams.recorder import SegmentRecorder
+from streams.recording.segment_writer import SegmentRecorder
 from tests.clips import FPS, GOP, textured, write_clip
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z

@@ -21,7 +21,7 @@ from cctv.analysis.health import (
     sharpness,
     texture,
 )
-from cctv.messages import DEGRADED_PRIORITY, Reason
+from cctv.status.messages import DEGRADED_PRIORITY, Reason
 from tests.clips import textured
 
 FOOTAGE = Path(__file__).resolve().parents[2] / "shared" / "footage"

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
-from cctv.bus import InProcessBus
-from cctv.channel import DropOldestChannel
 from cctv.clock import FakeClock
 from cctv.config.models import Config
-from cctv.live import LiveModel
-from cctv.messages import TOPIC_MOTION, TOPIC_STATUS, CameraSample, StreamStats, WorkerEvent
-from cctv.monitor import Monitor
 from cctv.sites import Sites
-from cctv.status import StatusParams
+from cctv.status.bus import InProcessBus
+from cctv.status.channel import DropOldestChannel
+from cctv.status.live_model import LiveModel
+from cctv.status.machine import StatusParams
+from cctv.status.messages import TOPIC_MOTION, TOPIC_STATUS, CameraSample, StreamStats, WorkerEvent
+from cctv.status.monitor import Monitor
 from cctv.store import Store
 from cctv.store.writer import StoreWriter
 

@@ -14,12 +14,12 @@ import pytest
 from cctv.analysis.analyzer import CheckParams
 from cctv.clock import SystemClock
 from cctv.config import load_config
-from cctv.messages import CameraSample, Reason, StreamStats, WorkerEvent
-from streams.backoff import Backoff
-from streams.breaker import AuthBreaker
-from streams.lag import LagHistogram
-from streams.native import NativeCamera
-from streams.pipeline import CameraPipeline, PipelineParams
+from cctv.status.messages import CameraSample, Reason, StreamStats, WorkerEvent
+from streams.camera.backoff import Backoff
+from streams.camera.breaker import AuthBreaker
+from streams.camera.native import NativeCamera
+from streams.camera.pipeline import CameraPipeline, PipelineParams
+from streams.ingest.lag import LagHistogram
 from streams.rtsp.session import RtspSession, SessionError, SessionParams
 from streams.sim import SimulatorProcess
 from tests.city_support import camera_paths, write_city

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from cctv.node_alert_writer import NodeAlertWriter
-from cctv.node_alerts import DISK_FULL, DISK_LOW, NodeAlert, NodeAlertEvent, NodeAlertTracker, Observation
-from cctv.services import Services
+from cctv.alerts.node import DISK_FULL, DISK_LOW, NodeAlert, NodeAlertEvent, NodeAlertTracker, Observation
+from cctv.alerts.node_writer import NodeAlertWriter
+from cctv.app.services import Services
 from cctv.store.node_alert_store import NodeAlertStore
 from tests.test_rbac import ROLES, SCOPE, assert_no_leak
 from tests.test_web import CAM1, CAM2, CAM4, CAM5, T0

@@ -13,8 +13,8 @@ from typing import Any
 import av
 import pytest
 
-from cctv.recordings import Segment
-from cctv.services import Services
+from cctv.app.services import Services
+from cctv.recording import Segment
 from cctv.store.segments import NewSegment, add_segment, segments
 from tests.conftest import add_user, login
 from tests.test_web import CAM1, CAM2, T0
@@ -223,7 +223,7 @@ async def test_playback_in_a_real_browser(recorded: Services, web_server: Any, t
         pytest.skip(why)
     from playwright.async_api import async_playwright
 
-    from cctv.node_alerts import DISK_FULL, NodeAlert, NodeAlertEvent
+    from cctv.alerts.node import DISK_FULL, NodeAlert, NodeAlertEvent
 
     add_user(recorded, "boss", "admin", ["/"])
     full = NodeAlert("rec-1", DISK_FULL, T0 + 150_000, T0 + 150_000, (CAM1,), 1, closed_ms=T0 + 210_000)
@@ -272,7 +272,7 @@ async def test_playback_in_a_real_browser(recorded: Services, web_server: Any, t
 async def test_the_timeline_says_where_a_full_disk_stopped_recording(recorded: Services, as_user: Any):
     """A disk-full node alert that touched the camera marks its span on the day (clipped to the day; an open one
     runs to now); one about other cameras, another kind, or another day does not."""
-    from cctv.node_alerts import DISK_FULL, DISK_LOW, NodeAlert, NodeAlertEvent
+    from cctv.alerts.node import DISK_FULL, DISK_LOW, NodeAlert, NodeAlertEvent
 
     st = recorded.node_alerts
 

@@ -15,8 +15,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from cctv.messages import TOPIC_SNAPSHOT, SnapshotReady, State
-from cctv.services import Services
+from cctv.app.services import Services
+from cctv.status.messages import TOPIC_SNAPSHOT, SnapshotReady, State
 from tests.test_web import CAM1, CAM2, CAM3, CAM4, CAM5, T0, jpeg, set_status
 from web.app import create_app
 
@@ -252,7 +252,7 @@ def test_every_route_is_in_the_matrix(web_services: Services) -> None:
 async def test_alert_feed(role: str, city: Services, client_as: Any) -> None:
     """Alerts in and out of the scope: the feed lists only the ones in it; acknowledging needs alerts.ack and
     answers 404 outside the scope, exactly as for an alert that does not exist."""
-    from cctv.alerts import Alert, AlertEvent
+    from cctv.alerts.camera import Alert, AlertEvent
 
     ids = {}
     for cam in (CAM3, CAM4, CAM5):
@@ -283,7 +283,7 @@ async def test_clip_requests(role: str, city: Services, client_as: Any) -> None:
     """Requests over a camera in the scope and one outside it, filed by a city-wide police user: approvers in
     scope see and decide the first; the second does not exist for anyone here; another police user's request
     does not exist for a police user; roles without clips get 403 whatever the request."""
-    from cctv.clips import NewRequest
+    from cctv.evidence.requests import NewRequest
 
     def file(camera: str) -> int:
         new = NewRequest((camera,), T0 - 600_000, T0 - 60_000, "LP/1", "why")

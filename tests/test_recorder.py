@@ -8,10 +8,10 @@ from pathlib import Path
 import av
 import pytest
 
-from cctv.recordings import PARTIAL_SUFFIX
+from cctv.recording import PARTIAL_SUFFIX
 from cctv.store import Store
 from cctv.store.segments import NewSegment, add_segment, segments
-from streams.recorder import SegmentRecorder
+from streams.recording.segment_writer import SegmentRecorder
 from tests.clips import moving_clip
 from tests.h264 import same_pictures
 

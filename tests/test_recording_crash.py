@@ -20,12 +20,12 @@ import pytest
 from sqlalchemy import insert
 
 from cctv.config import load_config
-from cctv.recordings import PARTIAL_SUFFIX, SEGMENT_SUFFIX, RetentionPolicy, segment_relpath
+from cctv.recording import PARTIAL_SUFFIX, SEGMENT_SUFFIX, RetentionPolicy, segment_relpath
 from cctv.store import Store
 from cctv.store.segment_models import SegmentRow
 from cctv.store.segments import NewSegment, lock, segments
-from streams.recorder import SegmentRecorder
-from streams.recording_maintenance import apply_retention, reconcile_recordings
+from streams.recording.maintenance import apply_retention, reconcile_recordings
+from streams.recording.segment_writer import SegmentRecorder
 from streams.sim import SimulatorProcess
 from tests.city_support import camera_paths, write_city
 from tests.clips import black_clip
@@ -203,7 +203,7 @@ def test_an_orphaned_ingest_process_still_writing_is_waited_for_not_raced(tmp_pa
 HOLDER_CHILD = """
 import sys
 from pathlib import Path
-from streams.recorder import hold_writer_lock
+from streams.recording.segment_writer import hold_writer_lock
 fd = hold_writer_lock(Path(sys.argv[1]))
 print("held" if fd is not None else "not held", flush=True)
 sys.stdin.read()
@@ -252,9 +252,9 @@ T0 = 1_767_290_400_000  # 2026-01-01 18:00 UTC: the segments cross a UTC day (tw
 RETENTION_CHILD = """
 import sys
 from pathlib import Path
-from cctv.recordings import RetentionPolicy
+from cctv.recording import RetentionPolicy
 from cctv.store import Store
-from streams.recording_maintenance import apply_retention, reconcile_recordings
+from streams.recording.maintenance import apply_retention, reconcile_recordings
 root, url, quota, now = sys.argv[1:]
 store = Store(url)
 print("deleted", apply_retention(Path(root), store, RetentionPolicy(3650, int(quota)), int(now)), flush=True)
@@ -264,7 +264,7 @@ RECONCILE_CHILD = """
 import dataclasses, json, sys
 from pathlib import Path
 from cctv.store import Store
-from streams.recording_maintenance import reconcile_recordings
+from streams.recording.maintenance import reconcile_recordings
 root, url = sys.argv[1:]
 store = Store(url)
 print(json.dumps(dataclasses.asdict(reconcile_recordings(Path(root), store))), flush=True)

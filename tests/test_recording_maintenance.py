@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from cctv.recordings import PARTIAL_SUFFIX, RetentionPolicy
+from cctv.recording import PARTIAL_SUFFIX, RetentionPolicy
 from cctv.store import Store
 from cctv.store.segments import NewSegment, add_segment, lock, segments
-from streams.recorder import SegmentRecorder
-from streams.recording_maintenance import apply_retention, files_under, reconcile_recordings
+from streams.recording.maintenance import apply_retention, files_under, reconcile_recordings
+from streams.recording.segment_writer import SegmentRecorder
 from tests.clips import moving_clip
 from tests.test_recorder import T0, feed
 

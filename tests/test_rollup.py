@@ -12,11 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete
 
-from cctv.bus import InProcessBus
 from cctv.clock import FakeClock
 from cctv.config.models import Config
-from cctv.messages import TOPIC_STATUS, State, StatusChange
-from cctv.rollup import (
+from cctv.rollup.history import RollupModel, keep_from, load_rows
+from cctv.rollup.tally import (
     Counts,
     Row,
     Tally,
@@ -29,9 +28,10 @@ from cctv.rollup import (
     sum_tallies,
     worst,
 )
-from cctv.rollup_index import Timeline
-from cctv.rollup_live import RollupModel, keep_from, load_rows
+from cctv.rollup.timeline import Timeline
 from cctv.sites import Sites
+from cctv.status.bus import InProcessBus
+from cctv.status.messages import TOPIC_STATUS, State, StatusChange
 from cctv.store import Store
 from cctv.store.models import StatusInterval
 

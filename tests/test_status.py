@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from cctv.clock import FakeClock
-from cctv.messages import Reason, State
-from cctv.status import CameraStatus, StatusParams
+from cctv.status.machine import CameraStatus, StatusParams
+from cctv.status.messages import Reason, State
 
 P = StatusParams(offline_after_s=10, degraded_after_s=4, recover_after_s=4)
 

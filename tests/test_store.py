@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from cctv.messages import State, StatusChange
+from cctv.status.messages import State, StatusChange
 from cctv.store.db import current_revisions, head_revisions
 from tests.store_fixtures import store_fixture  # noqa: F401  (the "store" fixture)
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from cctv.messages import State, StreamStats
-from cctv.rollup import Tally
-from cctv.services import Services
+from cctv.app.services import Services
+from cctv.rollup.tally import Tally
+from cctv.status.messages import State, StreamStats
 from tests.test_web import CAM1, CAM2, CAM3, CAM4, CAM5, T0, set_status
 from web.views import tech_data
 

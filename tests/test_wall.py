@@ -16,10 +16,10 @@ import cv2
 import numpy as np
 import pytest
 
-from cctv.attention import Rank, attention_order, is_night, rank
-from cctv.messages import TOPIC_MOTION, TOPIC_SNAPSHOT, MotionChange, SnapshotReady, State
-from cctv.services import Services
-from cctv.snapshots import SnapshotStore, StoredSnapshot, fit_width, jpeg_size, sized_etag
+from cctv.app.services import Services
+from cctv.status.attention import Rank, attention_order, is_night, rank
+from cctv.status.messages import TOPIC_MOTION, TOPIC_SNAPSHOT, MotionChange, SnapshotReady, State
+from cctv.status.snapshots import SnapshotStore, StoredSnapshot, fit_width, jpeg_size, sized_etag
 from cctv.store import Interval
 from tests.test_web import CAM1, CAM2, CAM3, CAM4, CAM5, T0, set_status
 from web.views import pages, ws
@@ -106,7 +106,7 @@ def test_page_slice(total: int, page: int, per_page: int, expected: tuple[int, i
     assert page_slice(total, page, per_page) == expected
 
 
-# -- sized snapshots (cctv/snapshots.py) ---------------------------------------------------------------------
+# -- sized snapshots (cctv/status/snapshots.py) ---------------------------------------------------------------------
 
 
 def test_fit_width_and_jpeg_size() -> None:

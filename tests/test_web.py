@@ -11,7 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from cctv.messages import (
+from cctv.app.services import Services
+from cctv.status.messages import (
     TOPIC_MOTION,
     TOPIC_SNAPSHOT,
     TOPIC_STATUS,
@@ -20,7 +21,6 @@ from cctv.messages import (
     State,
     StatusChange,
 )
-from cctv.services import Services
 from tests.conftest import WEB_SECRET
 from web.views import pages
 
@@ -142,7 +142,7 @@ async def test_camera_page(web_client: Any, scene: Services) -> None:
 
 
 async def test_camera_page_stats(web_client: Any, web_services: Services) -> None:
-    from cctv.messages import StreamStats
+    from cctv.status.messages import StreamStats
 
     web_services.live.apply_stats(StreamStats(
         CAM2, T0, fps=12.5, bitrate_bps=512_000, keyframe_interval_s=2.0, last_packet_ms=T0, reconnects=3,

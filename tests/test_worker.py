@@ -7,12 +7,12 @@ import time
 import pytest
 
 from cctv.analysis.analyzer import CheckParams
-from cctv.channel import DropOldestChannel
 from cctv.clock import SystemClock
-from cctv.messages import CameraSample, SnapshotReady, StreamStats, WorkerEvent
-from cctv.snapshots import SnapshotStore
-from streams.opener import FileOpener, OpenError, OpenParams, PyAVRtspOpener
-from streams.worker import CameraWorker, WorkerParams
+from cctv.status.channel import DropOldestChannel
+from cctv.status.messages import CameraSample, SnapshotReady, StreamStats, WorkerEvent
+from cctv.status.snapshots import SnapshotStore
+from streams.camera.opener import FileOpener, OpenError, OpenParams, PyAVRtspOpener
+from streams.camera.thread_worker import CameraWorker, WorkerParams
 from tests.clips import black_clip, moving_clip
 
 

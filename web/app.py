@@ -16,7 +16,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from cctv.services import Services
+from cctv.app.services import Services
 from web.errors import error_middleware
 from web.i18n import LANGS, lang_middleware, translate
 from web.keys import SERVICES, TIMEZONE, WEBSOCKETS

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from cctv.services import Services
+from cctv.app.services import Services
 
 SERVICES = web.AppKey("services", Services)
 TIMEZONE = web.AppKey("timezone", ZoneInfo)

@@ -12,8 +12,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from cctv.auth import Perm
-from cctv.node_alerts import DISK_FULL, NodeAlert, human_bytes, visible_to
+from cctv.accounts.policy import Perm
+from cctv.alerts.node import DISK_FULL, NodeAlert, human_bytes, visible_to
 from cctv.store.node_alert_store import visible
 from web.i18n import format_ms, lang_of, translate
 from web.keys import SERVICES, TIMEZONE

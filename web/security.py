@@ -24,10 +24,10 @@ from urllib.parse import quote
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from cctv.auth import Principal
+from cctv.accounts.policy import Principal
+from cctv.accounts.users import TOUCH_EVERY_MS, SessionInfo
 from cctv.clock import Clock
 from cctv.config.models import Auth
-from cctv.users import TOUCH_EVERY_MS, SessionInfo
 from web.errors import CctvError
 from web.i18n import lang_of, translate
 from web.keys import SERVICES

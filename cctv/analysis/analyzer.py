@@ -28,7 +28,7 @@ from cctv.analysis.health import (
 from cctv.analysis.masks import MaskCache, Polygon
 from cctv.analysis.motion import MotionDetector, MotionParams
 from cctv.analysis.view import ViewMemory
-from cctv.messages import CameraSample, Reason
+from cctv.status.messages import CameraSample, Reason
 
 BOX_RELEARN_S = 60.0  # a different picture box must persist this long before the checks adopt it
 BOX_EVERY_S = 30.0  # bars do not move: look for them again at most this often

@@ -1,6 +1,6 @@
 """Picture health: measurements over one analysed frame, and the per-camera checks that judge them.
 
-Each check names its reason code (``cctv.messages.Reason``), has its own onset debounce in sample time, and
+Each check names its reason code (``cctv.status.messages.Reason``), has its own onset debounce in sample time, and
 recovers as soon as its condition is gone (the status machine then waits ``status.recover_after_s``):
 
 - black: the picture inside any letterbox/pillarbox bars is dark *and* flat.

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from cctv.evidence import EvidenceError
 from cctv.evidence.files import PARTIAL, publish, sha256_file
 from cctv.evidence.manifest import iso_ms
-from cctv.recordings import Segment, Span, coverage
+from cctv.recording import Segment, Span, coverage
 from cctv.store import Store
 from cctv.store.segment_models import SegmentRow
 

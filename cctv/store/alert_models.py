@@ -1,4 +1,4 @@
-"""The alert feed's table (migration 0004): one row per debounced alert (cctv/alerts.py)."""
+"""The alert feed's table (migration 0004): one row per debounced alert (cctv/alerts/camera.py)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, false, or_, select, true, update
 
-from cctv.alerts import Alert, AlertEvent
+from cctv.alerts.camera import Alert, AlertEvent
 from cctv.store.alert_models import AlertRow
 
 _COLS = (

@@ -1,6 +1,6 @@
 """Tables of clip requests (migration 0005): the request, and one row per camera with its exported files.
 
-The workflow and its states are in ``cctv/clips.py``; the store operations in ``cctv/store/clip_store.py``.
+The workflow and its states are in ``cctv/evidence/requests.py``; the store operations in ``cctv/store/clip_store.py``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Clip requests in the store. Writes run on the store's one writer thread (``Store.awrite`` /
 ``Store.submit_write``); reads anywhere.
 
-Every state change is a compare-and-set on the state the caller saw (``cctv.clips.check`` decided it was
+Every state change is a compare-and-set on the state the caller saw (``cctv.evidence.requests.check`` decided it was
 allowed from there): two approvers clicking at once, or a close racing an export, leave one winner and a clear
 409 for the other. Locks on segments (``segment_locks``, holder ``clip-request:<id>``) are taken and released
 in the same transaction as the state change that needs them, so a crash never leaves an approved request
@@ -16,7 +16,16 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
-from cctv.clips import LOCKED_STATES, ClipCamera, ClipError, ClipRequest, NewRequest, State, holder, not_found
+from cctv.evidence.requests import (
+    LOCKED_STATES,
+    ClipCamera,
+    ClipError,
+    ClipRequest,
+    NewRequest,
+    State,
+    holder,
+    not_found,
+)
 from cctv.store.clip_models import ClipCameraRow, ClipRequestRow
 from cctv.store.segment_models import SegmentLock, SegmentRow
 

@@ -1,4 +1,4 @@
-"""The node alerts' table (migration 0006): one row per alert of a machine (cctv/node_alerts.py)."""
+"""The node alerts' table (migration 0006): one row per alert of a machine (cctv/alerts/node.py)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, or_, select, update
 
-from cctv.node_alerts import NodeAlert, NodeAlertEvent, visible_to
+from cctv.alerts.node import NodeAlert, NodeAlertEvent, visible_to
 from cctv.store.node_alert_models import NodeAlertRow
 
 _COLS = (

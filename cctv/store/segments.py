@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, exists, func, insert, select, update
 
-from cctv.recordings import Segment
+from cctv.recording import Segment
 from cctv.store.segment_models import SegmentLock, SegmentRow
 from cctv.store.store import Store
 

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from cctv.messages import StatusChange
+from cctv.status.messages import StatusChange
 from cctv.store.db import make_engine, migrate
 from cctv.store.models import MotionEvent, NodeHeartbeat, StatusInterval
 

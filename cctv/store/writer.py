@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from cctv.bus import Bus
-from cctv.messages import TOPIC_MOTION, TOPIC_STATUS, MotionChange, StatusChange
+from cctv.status.bus import Bus
+from cctv.status.messages import TOPIC_MOTION, TOPIC_STATUS, MotionChange, StatusChange
 from cctv.store.store import Store
 
 log = logging.getLogger(__name__)

@@ -2,5 +2,5 @@
 
 Why not FFmpeg's RTSP demuxer (PyAV) for every camera: see docs/ingest.md. This package speaks just what a
 camera needs — OPTIONS, DESCRIBE (Basic/Digest auth), SETUP (RTP interleaved over the RTSP TCP connection),
-PLAY, keep-alive, TEARDOWN — and turns H.264/H.265 RTP into access units for ``streams.pipeline``.
+PLAY, keep-alive, TEARDOWN — and turns H.264/H.265 RTP into access units for ``streams.camera.pipeline``.
 """

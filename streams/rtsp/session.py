@@ -1,7 +1,7 @@
 """One RTSP session: connect, DESCRIBE, SETUP (TCP interleaved), PLAY, then media until it ends or stalls.
 
 ``play()`` returns when the session ends and raises ``SessionError`` with a reason code from
-``cctv.messages.Reason``; messages never contain credentials. The stall watchdog is a deadline on the last
+``cctv.status.messages.Reason``; messages never contain credentials. The stall watchdog is a deadline on the last
 RTP packet (RTCP alone — what a stalled camera often still sends — does not count): it costs one timer per
 stall period per camera, nothing per packet.
 """
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from cctv.messages import Reason
+from cctv.status.messages import Reason
 from streams.rtsp.auth import Credentials, authorization, choose_challenge
 from streams.rtsp.connection import ProtocolViolation, Response, RtspConnection
 from streams.rtsp.depacketize import AccessUnit, DepacketizeError, Depacketizer

@@ -1,6 +1,6 @@
 // The tile wall (wall.html) and the area page's grid (area.html): keeps the tiles attention-first while
 // states change, and on the wall: grid size (2x2..8x8, cookie wall_grid), paging, auto-cycling (cookie
-// wall_cycle) and full screen. The order comes from the server (/api/wall, cctv/attention.py); colours do
+// wall_cycle) and full screen. The order comes from the server (/api/wall, cctv/status/attention.py); colours do
 // not wait for it: live.js sets them from the WebSocket message the moment it arrives.
 (function () {
   "use strict";

@@ -24,13 +24,13 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from cctv.alerts import Alert
-from cctv.auth import Perm
+from cctv.accounts.policy import Perm
+from cctv.alerts.camera import Alert
 from cctv.sites import normalize
 from web.errors import CctvError
 from web.i18n import format_duration, format_ms, iso_utc, lang_of, reason_text, translate
 from web.keys import TIMEZONE
-from web.views.common import (
+from web.views.access import (
     acknowledged,
     already_acknowledged,
     area_or_404,

@@ -8,9 +8,9 @@ from typing import Any
 
 from aiohttp import web
 
-from cctv.auth import Perm
+from cctv.accounts.policy import Perm
 from web.errors import CctvError
-from web.views.common import (
+from web.views.access import (
     area_cameras,
     area_json,
     area_or_404,

@@ -1,5 +1,5 @@
 """``GET /admin/audit``: the audit log for admins, newest first, with filters and paging, and whether the hash
-chain verifies (``cctv.audit.AuditLog.verify``) with the head hash.
+chain verifies (``cctv.audit.log.AuditLog.verify``) with the head hash.
 
 Query: ``actor`` (exact), ``action`` (exact, or a prefix ending in ``.`` or ``*``: ``clip.*``), ``object``
 (exact, e.g. ``clip-request:12`` or a camera path), ``from`` / ``to`` (``YYYY-MM-DD`` — whole days — or
@@ -22,12 +22,12 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from cctv.audit_query import MAX_PAGE, AuditFilter, ChainChecker, search
-from cctv.auth import Perm
+from cctv.accounts.policy import Perm
+from cctv.audit.query import MAX_PAGE, AuditFilter, ChainChecker, search
 from web.errors import CctvError
 from web.i18n import format_ms, lang_of
 from web.keys import TIMEZONE
-from web.views.common import int_param, render, require, services, tr
+from web.views.access import int_param, render, require, services, tr
 
 AUDIT_CHAIN = web.AppKey("audit_chain", ChainChecker)
 FIELDS = ("actor", "action", "object", "from", "to")

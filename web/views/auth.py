@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from cctv.auth import safe_next
+from cctv.accounts.policy import safe_next
 from web.i18n import lang_of, translate
 from web.security import (
     COOKIE,
@@ -23,7 +23,7 @@ from web.security import (
     set_csrf_cookie,
     set_session_cookie,
 )
-from web.views.common import render, services
+from web.views.access import render, services
 
 routes = web.RouteTableDef()
 

@@ -1,7 +1,7 @@
 """Downloads of exported clips and manifests, and the node's public key.
 
 - ``GET /clips/{id}/clip/{n}``, ``GET /clips/{id}/manifest/{n}``: camera ``n`` (1-based) of a ready request,
-  for its requester and for admins only (``cctv.clips.check(..., "download")``). Every download is audited
+  for its requester and for admins only (``cctv.evidence.requests.check(..., "download")``). Every download is audited
   (``clip.download``: who, which file, its SHA-256) before the first byte leaves; every refusal too
   (``clip.denied``). Range requests are served (a large clip resumes).
 - ``GET /keys/node.pub``: the node's Ed25519 public key (PEM), public: anyone checking a clip needs it. Its
@@ -15,8 +15,8 @@ import asyncio
 from aiohttp import web
 
 from web.errors import CctvError
-from web.views.clip_common import audit, load
-from web.views.common import services, tr
+from web.views.access import services, tr
+from web.views.clip_access import audit, load
 
 routes = web.RouteTableDef()
 

@@ -31,9 +31,9 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from cctv.audit_query import AuditFilter, search
-from cctv.auth import Perm
-from cctv.clips import (
+from cctv.accounts.policy import Perm
+from cctv.audit.query import AuditFilter, search
+from cctv.evidence.requests import (
     ClipError,
     ClipRequest,
     FieldError,
@@ -44,12 +44,13 @@ from cctv.clips import (
     validate_new,
     visible,
 )
-from cctv.recordings import coverage
+from cctv.recording import coverage
 from cctv.store.segments import segments
 from web.errors import CctvError
 from web.i18n import format_duration, format_ms, iso_utc, lang_of, translate
 from web.keys import TIMEZONE
-from web.views.clip_common import (
+from web.views.access import int_param, render, require, scope_of, services, tr
+from web.views.clip_access import (
     audit,
     camera_label,
     http_error,
@@ -58,7 +59,6 @@ from web.views.clip_common import (
     request_view,
     require_clips,
 )
-from web.views.common import int_param, render, require, scope_of, services, tr
 
 PAGE = 25
 OPEN = (State.REQUESTED, State.APPROVED, State.EXPORTING, State.READY)

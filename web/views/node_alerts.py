@@ -1,4 +1,4 @@
-"""Node alerts (cctv/node_alerts.py) on the web: listed in the alert feed's "system" part and in the banner of
+"""Node alerts (cctv/alerts/node.py) on the web: listed in the alert feed's "system" part and in the banner of
 every page, acknowledged once.
 
 - ``GET /api/node-alerts``: ``open=1`` for open ones only; JSON ``{"alerts": [...]}``, each with the cameras
@@ -17,14 +17,14 @@ from typing import Any
 
 from aiohttp import web
 
-from cctv.auth import Perm
-from cctv.node_alerts import NodeAlert, human_bytes, visible_to
+from cctv.accounts.policy import Perm
+from cctv.alerts.node import NodeAlert, human_bytes, visible_to
 from cctv.store.node_alert_store import visible
 from web.errors import CctvError
 from web.i18n import format_duration, format_ms, iso_utc, lang_of, translate
 from web.keys import TIMEZONE
 from web.node_banner import banner_items
-from web.views.common import acknowledged, already_acknowledged, render, require, scope_of, services, tr
+from web.views.access import acknowledged, already_acknowledged, render, require, scope_of, services, tr
 
 routes = web.RouteTableDef()
 RECENT = 20

@@ -2,7 +2,7 @@
 
 area.html context: ``area`` (Area), ``level_label``, ``breadcrumbs`` (list of {path, name}), ``counts``
 (Counts.as_dict()), ``children`` (list of {path, name, level, counts}), ``tiles`` (list of tile dicts, see
-common.tile, attention-first: cctv.attention), ``show_wall`` (the caller may see pictures), ``total_cameras``,
+common.tile, attention-first: cctv.status.attention), ``show_wall`` (the caller may see pictures), ``total_cameras``,
 ``capped`` (bool: the grid shows only the first ``GRID_CAP``; the tile wall pages through all), ``grid_cap``,
 ``wall_url``, ``sizes``, ``img_sizes`` (see web/views/wall.py).
 
@@ -19,14 +19,13 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from cctv.auth import Perm
-from cctv.messages import StreamStats
-from cctv.snapshots import SIZES
+from cctv.accounts.policy import Perm
+from cctv.status.messages import StreamStats
+from cctv.status.snapshots import SIZES
 from cctv.store import Interval
 from web.i18n import format_duration, format_ms, lang_of, reason_text, translate
 from web.keys import TIMEZONE
-from web.views.camera_history import day_windows, motion_rows, uptime_columns
-from web.views.common import (
+from web.views.access import (
     area_counts,
     area_or_404,
     camera_or_404,
@@ -36,6 +35,7 @@ from web.views.common import (
     tile,
     visible_breadcrumbs,
 )
+from web.views.camera_history import day_windows, motion_rows, uptime_columns
 from web.views.wall import ordered_cameras
 
 GRID_CAP = 64  # tiles on an area page; the tile wall (/wall/PATH) pages through the rest

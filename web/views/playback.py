@@ -2,7 +2,7 @@
 
 - ``GET /api/cameras/{path}/recordings[?day=YYYY-MM-DD]``: one day (site time zone; today by default) of a
   camera: ``{camera, day, timezone, start_ms, end_ms, now_ms, spans: [{start_ms, end_ms}], gaps: [...],
-  recorded_ms, segments, disk_full}`` (``cctv.recordings.coverage``; ``disk_full``: spans of disk-full node
+  recorded_ms, segments, disk_full}`` (``cctv.recording.coverage``; ``disk_full``: spans of disk-full node
   alerts that touched the camera, which explain a gap): the camera page's timeline.
 - ``GET /camera/{path}/vod.m3u8?start=&end=``: an HLS VOD playlist (``start`` / ``end``: UTC ms, or ISO 8601,
   a time without a zone being in the site's; at most 24 h) of every segment overlapping the range, whole
@@ -25,20 +25,20 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy import select
 
-from cctv.auth import Perm
-from cctv.node_alerts import DISK_FULL
-from cctv.recordings import Segment, coverage
+from cctv.accounts.policy import Perm
+from cctv.alerts.node import DISK_FULL
+from cctv.recording import Segment, coverage
 from cctv.store import Store
 from cctv.store.segment_models import SegmentRow
 from cctv.store.segments import segments
 from web.errors import CctvError
 from web.i18n import iso_utc
 from web.keys import TIMEZONE
-from web.views.common import camera_or_404, require, services, tr
+from web.views.access import camera_or_404, require, services, tr
 
 CAMERA = "{path:[^/]+/[^/]+/[^/]+/[^/]+}"
 MAX_SPAN_MS = 24 * 3600 * 1000 + 60_000  # a day, and the segment that straddles midnight
-TOLERANCE_MS = 200  # as cctv.recordings.coverage: neighbours closer than this are one recording
+TOLERANCE_MS = 200  # as cctv.recording.coverage: neighbours closer than this are one recording
 MAX_MS = 10**14
 MPEGURL = "application/vnd.apple.mpegurl"
 

@@ -1,6 +1,6 @@
 """``GET /snapshot/{path}.jpg[?w=WIDTH][&t=VERSION]``: a camera's latest JPEG.
 
-``w`` asks for a picture about that wide: it is rounded up to one of ``cctv.snapshots.SIZES`` and never
+``w`` asks for a picture about that wide: it is rounded up to one of ``cctv.status.snapshots.SIZES`` and never
 scales up (a wider request gets the snapshot as stored). Scaled copies are cached per (camera, width,
 snapshot version). ``t`` is ignored by the server: pages put the snapshot's time there so that a new
 snapshot is a new URL. Every answer carries an ``ETag`` (per version and width) and ``Cache-Control:
@@ -14,10 +14,10 @@ import asyncio
 
 from aiohttp import web
 
-from cctv.auth import Perm
-from cctv.snapshots import fit_width, sized_etag
+from cctv.accounts.policy import Perm
+from cctv.status.snapshots import fit_width, sized_etag
 from web.errors import CctvError
-from web.views.common import camera_or_404, int_param, require, services, tr
+from web.views.access import camera_or_404, int_param, require, services, tr
 
 routes = web.RouteTableDef()
 

@@ -29,14 +29,14 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from cctv.auth import Perm
-from cctv.rollup import DAY_MS, Tally, sum_tallies, worst
+from cctv.accounts.policy import Perm
+from cctv.rollup.tally import DAY_MS, Tally, sum_tallies, worst
 from cctv.sites import Area
 from web.errors import CctvError
 from web.i18n import format_duration, format_ms, lang_of, reason_text, translate
 from web.keys import TIMEZONE
 from web.views import tech_data as td
-from web.views.common import (
+from web.views.access import (
     area_counts,
     area_or_404,
     int_param,
@@ -187,7 +187,7 @@ async def _tech(request: web.Request, path: str, fmt: str) -> web.StreamResponse
 
 
 def sum_tallies_per_window(per_cam: Iterable[dict[str, Tally]]) -> dict[str, Tally]:
-    """An area's figures: the sum of its cameras' (cctv.rollup: time-weighted, never a mean of percentages)."""
+    """An area's figures: the sum of its cameras' (cctv.rollup.tally: time-weighted, never a mean of percentages)."""
     parts = list(per_cam)
     return {w: sum_tallies(p[w] for p in parts) for w in WINDOW_KEYS}
 

@@ -19,8 +19,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cctv.rollup import DAY_MS, Tally, sum_tallies
-from cctv.services import Services
+from cctv.app.services import Services
+from cctv.rollup.tally import DAY_MS, Tally, sum_tallies
 from cctv.sites import Area
 from web.i18n import format_duration, format_ms, reason_text, translate
 

@@ -2,7 +2,7 @@
 
 - ``GET /wall`` (the city as the caller sees it: the whole city for a city-wide account, else their scope
   roots) and ``GET /wall/{path}`` (a kecamatan, kelurahan or RT): one page of n×n snapshot tiles,
-  attention-first (``cctv.attention``), with the operator's grid size, paging, auto-cycling and full screen
+  attention-first (``cctv.status.attention``), with the operator's grid size, paging, auto-cycling and full screen
   (web/static/wall.js). ``?grid=2..8`` and ``?page=N`` override; otherwise the grid comes from the browser's
   ``wall_grid`` cookie (set by wall.js), default 4.
 - ``GET /api/wall?area=PATH&page=N&per_page=K``: one page of tiles as JSON, in the caller's language. wall.js
@@ -21,15 +21,15 @@ import math
 
 from aiohttp import web
 
-from cctv.attention import attention_order, is_night
-from cctv.auth import Perm
-from cctv.live import CameraLive
-from cctv.rollup import Counts, count_states
+from cctv.accounts.policy import Perm
+from cctv.rollup.tally import Counts, count_states
 from cctv.sites import Area
-from cctv.snapshots import SIZES
+from cctv.status.attention import attention_order, is_night
+from cctv.status.live_model import CameraLive
+from cctv.status.snapshots import SIZES
 from web.i18n import lang_of, translate
 from web.keys import TIMEZONE
-from web.views.common import (
+from web.views.access import (
     area_cameras,
     area_or_404,
     int_param,

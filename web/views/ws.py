@@ -22,9 +22,12 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from cctv.auth import Perm, Scope
-from cctv.bus import Subscription
-from cctv.messages import (
+from cctv.accounts.policy import Perm, Scope
+from cctv.app.services import Services
+from cctv.rollup.tally import Counts
+from cctv.sites import Area, is_within
+from cctv.status.bus import Subscription
+from cctv.status.messages import (
     TOPIC_MOTION,
     TOPIC_SNAPSHOT,
     TOPIC_STATUS,
@@ -32,12 +35,9 @@ from cctv.messages import (
     SnapshotReady,
     StatusChange,
 )
-from cctv.rollup import Counts
-from cctv.services import Services
-from cctv.sites import Area, is_within
 from web.i18n import format_ms, iso_utc, lang_of, reason_text, translate
 from web.keys import TIMEZONE, WEBSOCKETS
-from web.views.common import area_counts, area_or_404, require, scope_of, services
+from web.views.access import area_counts, area_or_404, require, scope_of, services
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,176 @@
+"""The composition root: `cctv run | check-config | sim | db`.
+
+The only module of ``cctv`` that imports ``streams`` and ``web``; it builds the services and wires them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+log = logging.getLogger("cctv")
+
+
+def add_config_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, metavar="FILE", help="config file (default: $CCTV_CONFIG or ./config.yaml)")
+
+
+def load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """Load the config named by --config (or the default); exit 2 with the issues when it is invalid."""
+    from cctv.config.cli import load_or_exit
+
+    return load_or_exit(args.config, f"cctv {args.command}")[1]
+
+
+def build_services(config):  # type: ignore[no-untyped-def]
+    from cctv.app.services import make_services
+    from cctv.clock import SystemClock
+    from cctv.store import Store, default_url
+
+    data_dir = Path(config.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(config.store.url or default_url(data_dir))
+    store.migrate()
+    return make_services(config, clock=SystemClock(), store=store, data_dir=data_dir)
+
+
+# -- cctv run ------------------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from cctv.logs import setup_logging
+
+    setup_logging(args.log_level)
+    config = load(args)
+    host = args.host or config.web.host
+    port = args.port or config.web.port
+    try:
+        asyncio.run(_serve(config, host, port, ingest=not args.no_ingest, procs=args.ingest_procs,
+                           log_level=args.log_level))
+    except OSError as exc:
+        print(f"cctv run: cannot serve on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _serve(config, host: str, port: int, *, ingest: bool, procs: int | None = None,  # type: ignore[no-untyped-def]
+                 log_level: str = "INFO") -> None:
+    from aiohttp import web
+
+    from cctv.app.runtime import CoreRuntime
+    from web.app import create_app
+
+    services = build_services(config)
+    from cctv.accounts.users import ensure_admin
+
+    ensure_admin(services.accounts, services.clock.now_ms(), audit=services.audit.append)
+    app = create_app(services)
+    core = CoreRuntime(services)
+
+    async def core_ctx(_app: web.Application) -> AsyncIterator[None]:
+        await core.start()
+        yield
+        await core.stop()
+
+    app.cleanup_ctx.append(core_ctx)
+    if ingest:
+        from streams.ingest.node import IngestNode
+
+        node = IngestNode(services, procs, log_level)
+
+        async def ingest_ctx(_app: web.Application) -> AsyncIterator[None]:
+            await node.start()
+            yield
+            await node.stop()
+
+        app.cleanup_ctx.append(ingest_ctx)  # cleanup runs in reverse: ingest stops before the writer
+
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        n = len(services.live.cameras())
+        print(f"Kota Tangguh CCTV: {n} cameras, serving on http://{host}:{port}/", flush=True)
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        await runner.cleanup()
+        services.store.close()
+
+
+# -- cctv db -------------------------------------------------------------------------------------------
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from cctv.store import Store, default_url
+    from cctv.store.db import current_revisions, head_revisions
+
+    config = load(args)
+    store = Store(config.store.url or default_url(Path(config.data_dir)))
+    try:
+        if args.db_command == "upgrade":
+            store.migrate()
+        cur, heads = sorted(current_revisions(store.engine)), sorted(head_revisions())
+        print(f"schema revision: {', '.join(cur) or 'none'} (latest: {', '.join(heads)})")
+    finally:
+        store.close()
+    return 0
+
+
+# -- entry ---------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cctv", description="Kota Tangguh CCTV: city-wide RT camera monitoring")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="ingest + web in one process (embedded default)")
+    add_config_arg(run)
+    run.add_argument("--host", default=None, help="listen address (default: web.host from config)")
+    run.add_argument("--port", type=int, default=None, help="listen port (default: web.port from config)")
+    run.add_argument("--no-ingest", action="store_true", help="serve the web only")
+    run.add_argument("--ingest-procs", type=int, default=None, metavar="N",
+                     help="ingest processes to spread the cameras over (default: ingest.procs, 0 = one per core)")
+    run.add_argument("--log-level", default=os.environ.get("CCTV_LOG_LEVEL", "INFO"))
+    run.set_defaults(func=cmd_run)
+
+    db = sub.add_parser("db", help="database schema")
+    add_config_arg(db)
+    db.add_argument("db_command", choices=["upgrade", "current"])
+    db.set_defaults(func=cmd_db)
+
+    from cctv.config.cli import register as register_config
+    from streams.camera.analyze import register as register_analyze
+    from streams.sim.cli import register as register_sim
+
+    register_config(sub)
+    from cctv.accounts.cli import register as register_users
+
+    register_users(sub)
+    register_sim(sub)
+    register_analyze(sub)
+    from cctv.evidence.cli import register as register_evidence
+
+    register_evidence(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,238 @@
+"""Runs this node's ingest processes, restarts the ones that die, and turns their messages into local events.
+
+Cameras are dealt to ``n`` processes in config order (balanced to within one camera). Each process is
+supervised: when it exits unasked, its cameras are reported disconnected (reason ``error``, "ingest process
+exited"), the segments it may have left half-written are reconciled, and it is started again after a backoff.
+Everything a process sends lands in the node's bounded channel (status machine), the snapshot store or the
+store's writer thread (segment rows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import pickle
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cctv.clock import Clock
+from cctv.config.models import Config
+from cctv.status.channel import DropOldestChannel
+from cctv.status.messages import Reason, Snapshot, SnapshotReady, WorkerEvent
+from cctv.status.snapshots import SnapshotStore
+from cctv.store.segments import NewSegment
+from streams.camera.backoff import Backoff
+from streams.ingest.lag import EDGES_MS, percentile
+from streams.ingest.protocol import ShardHealth, ShardSpec, decode_length, encode
+
+log = logging.getLogger(__name__)
+
+CAMERAS_PER_PROC_MIN = 50
+
+
+def default_procs(cameras: int, cores: int | None = None) -> int:
+    """One process per core, but no more than one per 50 cameras (a process costs ~60 MB and a core's share)."""
+    cores = cores or os.cpu_count() or 1
+    return max(1, min(cores, -(-cameras // CAMERAS_PER_PROC_MIN)))
+
+
+def deal(cameras: list[str], n: int) -> list[tuple[str, ...]]:
+    return [tuple(cameras[i::n]) for i in range(n)]
+
+
+class ShardProcess:
+    def __init__(self, spec: ShardSpec) -> None:
+        self.spec = spec
+        self.proc: asyncio.subprocess.Process | None = None
+        self.exits: list[int | None] = []
+        self.health: ShardHealth | None = None
+        self.lag_before_restart = [0] * len(EDGES_MS)
+        self.totals_before_restart = {"samples": 0, "errors": 0, "packets": 0, "reconnects": 0}
+
+
+class ShardPool:
+    def __init__(
+        self,
+        config: Config,
+        cameras: list[str],
+        procs: int,
+        recordings_root: Path,
+        channel: DropOldestChannel[Any],
+        snapshots: SnapshotStore,
+        on_segment: Callable[[NewSegment], object],
+        clock: Clock,
+        reconcile: Callable[[tuple[str, ...]], Any] | None = None,
+        log_level: str = "INFO",
+        shard_module: str = "streams.ingest.shard",
+    ) -> None:
+        n = max(1, min(procs, len(cameras))) if cameras else 0
+        dump = config.model_dump(mode="json")
+        self.shards = [
+            ShardProcess(ShardSpec(i, dump, share, str(recordings_root), log_level))
+            for i, share in enumerate(deal(cameras, n))
+        ]
+        self.channel = channel
+        self.snapshots = snapshots
+        self.on_segment = on_segment
+        self.clock = clock
+        self.reconcile = reconcile
+        self.shard_module = shard_module  # what each process runs (`python -m`): a benchmark's synthetic shard
+        self.restarts = 0
+        self._stopping = False
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._supervise(s), name=f"ingest-proc-{s.spec.index}")
+                       for s in self.shards]
+
+    async def stop(self, timeout: float = 8.0) -> None:
+        """Close every process's stdin (they finish their segments and exit), then wait; kill what lingers."""
+        self._stopping = True
+        for s in self.shards:
+            if s.proc is not None and s.proc.stdin is not None:
+                with contextlib.suppress(Exception):
+                    s.proc.stdin.close()
+        done, pending = await asyncio.wait(self._tasks, timeout=timeout) if self._tasks else (set(), set())
+        for s in self.shards:
+            if s.proc is not None and s.proc.returncode is None:
+                log.warning("ingest process %d did not stop in %g s; killing it", s.spec.index, timeout)
+                with contextlib.suppress(ProcessLookupError):
+                    s.proc.kill()
+        for t in pending:
+            t.cancel()
+        for t in pending:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+
+    async def _supervise(self, shard: ShardProcess) -> None:
+        backoff = Backoff(1.0, 30.0)
+        while not self._stopping:
+            ran_well = await self._run_once(shard)
+            if self._stopping:
+                break
+            self.restarts += 1
+            code = shard.exits[-1] if shard.exits else None
+            log.error("ingest process %d (%d cameras) exited with code %s; restarting", shard.spec.index,
+                      len(shard.spec.cameras), code)
+            now = self.clock.now_ms()
+            for cam in shard.spec.cameras:
+                self.channel.put(WorkerEvent(cam, "disconnected", now, Reason.ERROR,
+                                             f"ingest process exited (code {code}); restarting"))
+            if self.reconcile is not None:
+                try:
+                    await self.reconcile(shard.spec.cameras)
+                except Exception:  # noqa: BLE001 - start-up reconciliation will retry
+                    log.exception("reconciling the recordings of ingest process %d failed", shard.spec.index)
+            if ran_well:
+                backoff.reset()
+            await asyncio.sleep(backoff.next_delay())
+
+    async def _run_once(self, shard: ShardProcess) -> bool:
+        """Run the process until it exits; True when it ran long enough to count as healthy."""
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", self.shard_module,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=None,
+            limit=1 << 20,
+        )
+        shard.proc = proc
+        started = self.clock.monotonic()
+        if shard.health is not None:  # keep the cumulative figures across restarts
+            shard.lag_before_restart = [a + b for a, b in zip(shard.lag_before_restart, shard.health.lag_counts,
+                                                               strict=False)]
+            for k in shard.totals_before_restart:
+                shard.totals_before_restart[k] += getattr(shard.health, k)
+            shard.health = None
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write(encode(shard.spec))
+            await proc.stdin.drain()
+            if self._stopping:
+                proc.stdin.close()
+            await self._read(shard, proc.stdout)
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError, pickle.UnpicklingError) as exc:
+            log.error("ingest process %d: broken message stream (%s)", shard.spec.index, exc)
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+        code = await proc.wait()
+        shard.exits.append(code)
+        return self.clock.monotonic() - started > 30.0
+
+    async def _read(self, shard: ShardProcess, stdout: asyncio.StreamReader) -> None:
+        while True:
+            try:
+                head = await stdout.readexactly(4)
+            except asyncio.IncompleteReadError as exc:
+                if exc.partial:
+                    raise
+                return  # clean EOF
+            body = await stdout.readexactly(decode_length(head))
+            for msg in pickle.loads(body):  # noqa: S301 - our own child process
+                self._handle(shard, msg)
+
+    def _handle(self, shard: ShardProcess, msg: Any) -> None:
+        if isinstance(msg, Snapshot):
+            self.snapshots.put(msg.camera, msg.jpeg, msg.t_ms)
+            self.channel.put(SnapshotReady(msg.camera, msg.t_ms))
+        elif isinstance(msg, NewSegment):
+            self.on_segment(msg)
+        elif isinstance(msg, ShardHealth):
+            shard.health = msg
+        else:
+            self.channel.put(msg)
+
+    # -- figures -----------------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        hs = [(s, s.health) for s in self.shards]
+        lag = [0] * len(EDGES_MS)
+        totals = {"samples": 0, "errors": 0, "packets": 0, "reconnects": 0}
+        for s, h in hs:
+            lag = [a + b for a, b in zip(lag, s.lag_before_restart, strict=False)]
+            for k in totals:
+                totals[k] += s.totals_before_restart[k]
+            if h is not None:
+                lag = [a + b for a, b in zip(lag, h.lag_counts, strict=False)]
+                for k in totals:
+                    totals[k] += getattr(h, k)
+        live = [h for _, h in hs if h is not None]
+        rec = [h.recording for h in live]
+        return {
+            "procs": len(self.shards),
+            "procs_alive": sum(1 for s in self.shards if s.proc is not None and s.proc.returncode is None),
+            "proc_restarts": self.restarts,
+            "proc_pids": [s.proc.pid if s.proc is not None and s.proc.returncode is None else None
+                          for s in self.shards],
+            "workers": sum(len(s.spec.cameras) for s in self.shards),
+            "cameras_receiving": sum(h.receiving for h in live),
+            "samples_analysed": totals["samples"],
+            "packets": totals["packets"],
+            "reconnects": totals["reconnects"],
+            "errors": totals["errors"],
+            "auth_breakers_open": sum(h.auth_breakers_open for h in live),
+            "proc_channel_dropped": sum(h.dropped for h in live),
+            "lag_edges_ms": [e if e != float("inf") else None for e in EDGES_MS],
+            "lag_hist_ms": lag,
+            "lag_ms_p50": _finite(percentile(lag, 0.5)),
+            "lag_ms_p99": _finite(percentile(lag, 0.99)),
+            "clients": {k: sum(h.clients.get(k, 0) for h in live) for k in ("native", "ffmpeg")},
+            "recording_cameras": sum(r.get("cameras", 0) for r in rec),
+            "recording_segments": sum(r.get("segments", 0) for r in rec),
+            "recording_dropped_packets": sum(r.get("dropped_packets", 0) for r in rec),
+            "recording_errors": sum(r.get("errors", 0) for r in rec),
+            "recording_paused": self.recording_paused(),
+        }
+
+    def recording_paused(self) -> list[str]:
+        """Cameras whose recording is paused right now (disk full), from the ingest processes' last reports."""
+        live = [s.health for s in self.shards if s.health is not None]
+        return sorted({c for h in live for c in h.recording.get("paused", [])})
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or x == float("inf") else x

@@ -1,0 +1,254 @@
+"""An ingest process: a share of this node's cameras on one asyncio event loop (``python -m streams.ingest.shard``).
+
+Started by ``streams.ingest.pool.ShardPool``; reads one ``ShardSpec`` frame on stdin, writes message frames
+on its own copy of stdout (fd 1 then points at stderr, so a stray print cannot corrupt the stream), and logs
+to stderr. It stops when stdin closes — the parent's way of saying stop, and what happens when the parent
+dies — finishing open recording segments first.
+
+Cameras the native RTSP client reads (RTSP over TCP) share the event loop; others get a PyAV worker thread.
+Everything goes up through one bounded, drop-oldest, counted channel; connection events and recorded segments
+go through a lane that is never dropped (they are few, and losing one would mislead the status or the index).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from cctv.clock import SystemClock
+from cctv.config.models import Config
+from cctv.sites import CameraSite, Sites
+from cctv.status.channel import DropOldestChannel
+from cctv.status.messages import Reason, Snapshot, WorkerEvent
+from streams.camera.backoff import Backoff
+from streams.camera.breaker import AuthBreaker
+from streams.camera.native import NativeCamera
+from streams.camera.opener import PyAVRtspOpener
+from streams.camera.params import check_params, config_cameras, worker_params
+from streams.camera.pipeline import CameraPipeline
+from streams.camera.thread_worker import CameraWorker
+from streams.ingest.lag import LagHistogram
+from streams.ingest.protocol import ShardHealth, ShardSpec, decode_length, encode
+from streams.recording.segment_writer import SegmentRecorder
+from streams.rtsp.session import SessionParams
+
+log = logging.getLogger("streams.ingest.shard")
+
+HEALTH_EVERY_S = 2.0
+RECEIVING_WITHIN_S = 5.0
+
+
+def uses_native(cam: CameraSite, config: Config) -> bool:
+    ing = config.ingest
+    return ing.client == "native" and ing.transport == "tcp" and cam.url.lower().startswith("rtsp://")
+
+
+class Shard:
+    def __init__(self, spec: ShardSpec) -> None:
+        self.spec = spec
+        self.config = Config.model_validate(spec.config)
+        self.clock = SystemClock()
+        self.out: DropOldestChannel[Any] = DropOldestChannel(self.config.ingest.queue_size * 8)
+        self.lane: deque[Any] = deque()  # never dropped: WorkerEvent, NewSegment
+        self.lag = LagHistogram()
+        self.native: list[NativeCamera] = []
+        self.threads: list[CameraWorker] = []
+        self.errors = 0
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
+        self._build()
+
+    # -- cameras -----------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        cfg, ing, rec = self.config, self.config.ingest, self.config.recording
+        sites = Sites(cfg)
+        models = config_cameras(cfg)
+        wanted = set(self.spec.cameras)
+        root = Path(self.spec.recordings_root)
+        for cam in sites.cameras:
+            if cam.path not in wanted or not cam.enabled:
+                continue
+            wp = worker_params(cfg, cam.decode)
+            recorder = (SegmentRecorder(cam.path, root, self._important, rec.segment_s,
+                                        rec.disk_full_retry_s)
+                        if rec.enabled and cam.record else None)
+            checks = check_params(cfg, models.get(cam.path))
+            if uses_native(cam, cfg):
+                pipeline = CameraPipeline(cam.path, wp.pipeline(), checks, self._emit, self._snapshot, self.clock,
+                                          recorder, self.lag)
+                self.native.append(NativeCamera(
+                    cam.path, cam.url, SessionParams(ing.connect_timeout_s, ing.stall_timeout_s), pipeline,
+                    self._emit, self.clock, Backoff(ing.backoff_initial_s, ing.backoff_max_s),
+                    AuthBreaker(ing.auth_failures_to_open, ing.auth_retry_s),
+                ))
+            else:
+                self.threads.append(self._thread_worker(cam.path, cam.url, wp, checks, recorder))
+
+    def _thread_worker(self, path: str, url: str, wp: Any, checks: Any, recorder: Any) -> CameraWorker:
+        return CameraWorker(path, url, PyAVRtspOpener(), wp, checks, self.out, None, self.clock, recorder,
+                            on_snapshot=self._snapshot, lag=self.lag)
+
+    async def _run_native(self, cam: NativeCamera) -> None:
+        await cam.run()
+        if cam.unsupported and not self._stopping:  # e.g. an MJPEG camera: FFmpeg's client reads it
+            p = cam.pipeline
+            worker = self._thread_worker(cam.camera, cam._url, worker_params(self.config, p.params.decode),
+                                         p.analyzer.params, p.recorder)
+            self.native.remove(cam)
+            self.threads.append(worker)
+            worker.start()
+
+    def _emit(self, message: Any) -> None:
+        if isinstance(message, WorkerEvent):
+            if message.kind == "disconnected" and not self._stopping and message.reason != Reason.EOF:
+                self.errors += 1
+            self._important(message)
+        else:
+            self.out.put(message)
+
+    def _important(self, message: Any) -> None:
+        self.lane.append(message)  # from the loop or (NewSegment, WorkerEvent) a worker thread
+        if self._wake is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def _snapshot(self, camera: str, jpeg: bytes, ms: int) -> None:
+        self.out.put(Snapshot(camera, ms, jpeg))
+
+    # -- running -----------------------------------------------------------------------------------
+
+    async def run(self, writer: asyncio.StreamWriter, stdin: asyncio.StreamReader) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self.out.bind(self._loop)
+        cams = [asyncio.create_task(self._run_native(c), name=f"cam:{c.camera}") for c in self.native]
+        for w in self.threads:
+            w.start()
+        log.info("ingest process %d: %d cameras (%d native, %d ffmpeg)", self.spec.index,
+                 len(self.native) + len(self.threads), len(self.native), len(self.threads))
+        uplink = asyncio.create_task(self._uplink(writer), name="uplink")
+        health = asyncio.create_task(self._health(), name="health")
+        await stdin.read()  # EOF: the parent wants us to stop (or is gone)
+        self._stopping = True
+        for c in self.native:
+            c.stop()
+        if cams:
+            await asyncio.wait(cams, timeout=3.0)
+        for t in cams:
+            t.cancel()
+        for w in self.threads:
+            w.stop()
+        await asyncio.get_running_loop().run_in_executor(None, self._join_threads)
+        health.cancel()
+        self.out.put(self.health())
+        self.out.close()
+        with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+            await asyncio.wait_for(uplink, 5.0)
+
+    def _join_threads(self) -> None:
+        deadline = time.monotonic() + 3.0
+        for w in self.threads:
+            w.join(max(0.0, deadline - time.monotonic()))
+
+    async def _uplink(self, writer: asyncio.StreamWriter) -> None:
+        assert self._wake is not None
+        while True:
+            get = asyncio.ensure_future(self.out.get_batch())
+            wake = asyncio.ensure_future(self._wake.wait())
+            await asyncio.wait({get, wake}, return_when=asyncio.FIRST_COMPLETED)
+            wake.cancel()
+            self._wake.clear()
+            important = [self.lane.popleft() for _ in range(len(self.lane))]
+            batch: list[Any] | None = None
+            if get.done():
+                batch = get.result()  # [] only when the channel is closed and empty
+            else:
+                get.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await get
+            if important or batch:
+                writer.write(encode(important + (batch or [])))
+                await writer.drain()
+            elif batch is not None:
+                return
+
+    async def _health(self) -> None:
+        while True:
+            self.out.put(self.health())
+            await asyncio.sleep(HEALTH_EVERY_S)
+
+    def health(self) -> ShardHealth:
+        now = time.monotonic()
+        pipes = [c.pipeline for c in self.native] + [w.pipeline for w in self.threads]
+        stats = [p.stats for p in pipes]
+        recs = [p.recorder.stats for p in pipes if p.recorder is not None]
+        return ShardHealth(
+            index=self.spec.index,
+            pid=os.getpid(),
+            cameras=len(pipes),
+            receiving=sum(1 for s in stats if s.last_packet_mono is not None
+                          and now - s.last_packet_mono <= RECEIVING_WITHIN_S),
+            packets=sum(s.packets for s in stats),
+            samples=sum(p.samples for p in pipes),
+            reconnects=sum(s.reconnects for s in stats),
+            errors=self.errors,
+            auth_breakers_open=sum(1 for c in self.native if c.breaker.open),
+            dropped=self.out.dropped,
+            lag_counts=list(self.lag.counts),
+            recording={
+                "cameras": len(recs),
+                "segments": sum(r.segments for r in recs),
+                "dropped_packets": sum(r.dropped_packets for r in recs),
+                "errors": sum(r.errors for r in recs),
+                "paused": sorted({p.camera for p in pipes if p.recorder is not None and p.recorder.stats.paused}),
+            },
+            clients={"native": len(self.native), "ffmpeg": len(self.threads)},
+        )
+
+
+def _read_spec() -> ShardSpec:
+    import pickle
+
+    raw = sys.stdin.buffer.read(4)
+    body = sys.stdin.buffer.read(decode_length(raw))
+    spec = pickle.loads(body)  # noqa: S301 - from our own parent process over a pipe
+    if not isinstance(spec, ShardSpec):
+        raise SystemExit("streams.ingest.shard: expected a ShardSpec on stdin")
+    return spec
+
+
+async def _amain(spec: ShardSpec, frames_fd: int) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # the parent decides; it closes our stdin to stop us
+        loop.add_signal_handler(sig, lambda: None)
+    w_transport, w_protocol = await loop.connect_write_pipe(
+        lambda: asyncio.streams.FlowControlMixin(loop), os.fdopen(frames_fd, "wb", buffering=0)
+    )
+    writer = asyncio.StreamWriter(w_transport, w_protocol, None, loop)
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    await Shard(spec).run(writer, reader)
+    writer.close()
+
+
+def main() -> None:
+    from cctv.logs import setup_logging
+
+    frames_fd = os.dup(1)
+    os.dup2(2, 1)  # print() and C libraries writing to stdout land in the log, not in the frame stream
+    spec = _read_spec()
+    setup_logging(spec.log_level)
+    asyncio.run(_amain(spec, frames_fd))
+
+
+if __name__ == "__main__":
+    main()
