@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cctv.accounts.passwords import Params
-from cctv.accounts.users import Accounts
-from cctv.app.services import Services, make_services
+from cctv.app.services import Services, build_services
 from cctv.clock import FakeClock
 from cctv.config.models import Config
 from cctv.store import Store
@@ -85,11 +84,11 @@ def web_services(tmp_path: Path) -> Iterator[Services]:
     clock = FakeClock()
     store = Store(f"sqlite:///{tmp_path}/t.sqlite3")
     store.migrate()
-    services = make_services(config, clock=clock, store=store, data_dir=tmp_path)
-    services.accounts = Accounts(store.engine, FAST_HASH)
+    services = build_services(config, clock=clock, store=store, data_dir=tmp_path, password_params=FAST_HASH)
     try:
         yield services
     finally:
+        services.snapshots.close()
         store.close()
 
 
@@ -120,10 +119,18 @@ def add_user(svc: Services, name: str, role: str, scopes: list[str], password: s
 
 
 @pytest.fixture
-async def web_server(aiohttp_server: Any, web_services: Services) -> Any:
+async def web_server(aiohttp_server: Any, web_services: Services) -> AsyncIterator[Any]:
+    """The web app over a real socket, with what a web node runs for it (roll-up history, live model, area
+    aggregates: cctv/app/node.py's view steps)."""
+    from cctv.app.node import Lifecycle, view_steps
     from web.app import create_app
 
-    return await aiohttp_server(create_app(web_services))
+    views = Lifecycle(view_steps(web_services))
+    await views.start()
+    try:
+        yield await aiohttp_server(create_app(web_services))
+    finally:
+        await views.stop()
 
 
 @pytest.fixture

@@ -212,22 +212,28 @@ async def test_acknowledge(feed: Services, client_as: Any) -> None:
 
 
 async def test_core_runtime_runs_the_alert_writer_and_the_rollup_model(web_services: Services) -> None:
-    """`cctv run` wiring: CoreRuntime starts both after crash recovery and stops them, leaving no subscription."""
-    from cctv.app.runtime import CoreRuntime
+    """`cctv run` wiring: the node's steps start both after crash recovery and stop them, leaving no
+    subscription."""
+    from cctv.app.node import Lifecycle, node_steps
 
     svc = web_services
-    core = CoreRuntime(svc, heartbeat_s=3600)
+    core = Lifecycle(node_steps(svc))
+    assert core.names.index("recovery") < core.names.index("writers") < core.names.index("rollup-history")
+
+    def health() -> dict[str, Any]:
+        return {k: v for probe in svc.health_probes for k, v in probe().items()}
+
     await core.start()
     try:
         assert svc.rollup.started
         svc.clock.advance(60)
         set_status(svc, CAM1, State.OFFLINE, "refused")
         deadline = asyncio.get_running_loop().time() + 10
-        while core.alert_writer.written < 1 or svc.rollup.applied < 1:
+        while health()["alerts_written"] < 1 or svc.rollup.applied < 1:
             assert asyncio.get_running_loop().time() < deadline, "alert writer / roll-up model did not follow"
             await asyncio.sleep(0.01)
         assert [a.camera for a in svc.alerts.open_alerts()] == [CAM1]
-        assert core.health()["alerts_written"] == 1
+        assert health()["alerts_written"] == 1
     finally:
         await core.stop()
     assert not svc.rollup.started and svc.bus.subscriptions == 0

@@ -8,10 +8,17 @@ from cctv.clock import FakeClock
 from cctv.config.models import Config
 from cctv.sites import Sites
 from cctv.status.bus import InProcessBus
-from cctv.status.channel import DropOldestChannel
+from cctv.status.channel import Channel
 from cctv.status.live_model import LiveModel
 from cctv.status.machine import StatusParams
-from cctv.status.messages import TOPIC_MOTION, TOPIC_STATUS, CameraSample, StreamStats, WorkerEvent
+from cctv.status.messages import (
+    TOPIC_MOTION,
+    TOPIC_STATS,
+    TOPIC_STATUS,
+    CameraSample,
+    StreamStats,
+    WorkerEvent,
+)
 from cctv.status.monitor import Monitor
 from cctv.store import Store
 from cctv.store.writer import StoreWriter
@@ -47,12 +54,12 @@ async def test_status_flow_to_store_and_live_model(tmp_path):
     cfg = config()
     sites = Sites(cfg)
     bus = InProcessBus()
-    live = LiveModel(sites, clock.now_ms())
+    live = LiveModel(sites, clock.now_ms(), bus)
     store = Store(f"sqlite:///{tmp_path / 'c.sqlite3'}")
     store.migrate()
     writer = StoreWriter(store, bus)
-    ch: DropOldestChannel = DropOldestChannel(100)
-    mon = Monitor(CAMS, StatusParams(10, 4, 4), ch, bus, live, clock)
+    ch: Channel = Channel(100)
+    mon = Monitor(CAMS, StatusParams(10, 4, 4), ch, bus, clock)
     watch = bus.subscribe(TOPIC_STATUS, TOPIC_MOTION)
     a, b = CAMS
     t0 = clock.now_ms()
@@ -93,9 +100,9 @@ async def test_monitor_run_consumes_channel_from_threads(tmp_path):
     clock = FakeClock()
     sites = Sites(config())
     bus = InProcessBus()
-    live = LiveModel(sites, clock.now_ms())
-    ch: DropOldestChannel = DropOldestChannel(100)
-    mon = Monitor(CAMS, StatusParams(10, 4, 4), ch, bus, live, clock)
+    live = LiveModel(sites, clock.now_ms(), bus)
+    ch: Channel = Channel(100)
+    mon = Monitor(CAMS, StatusParams(10, 4, 4), ch, bus, clock)
     task = asyncio.create_task(mon.run())
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, ch.put, stats(CAMS[0], clock, 5))
@@ -110,7 +117,57 @@ async def test_monitor_run_consumes_channel_from_threads(tmp_path):
 
 
 def test_channel_drops_oldest_and_counts():
-    ch: DropOldestChannel = DropOldestChannel(3)
+    ch: Channel = Channel(3)
     for i in range(5):
         ch.put(i)
-    assert ch.drain() == [2, 3, 4] and ch.dropped == 2
+    assert ch.take() == [2, 3, 4] and ch.dropped == 2
+
+
+def test_channel_keeps_the_keep_lane_and_the_order():
+    """Connection events are never dropped, however full the droppable lane gets, and nothing is reordered: a
+    packet count that came before a disconnect is still before it."""
+    ch: Channel = Channel(2)
+    ch.put("stats-1")
+    ch.put_keep("disconnected")
+    for i in range(2, 6):
+        ch.put(f"stats-{i}")
+    ch.put_keep("connected")
+    assert ch.take() == ["disconnected", "stats-4", "stats-5", "connected"]
+    assert ch.dropped == 3 and ch.kept == 2 and ch.keep_high_water == 2
+    ch.close()
+    ch.put("late")  # a droppable item after close is counted, not raised
+    assert ch.dropped == 4
+
+
+def test_channel_refuses_to_lose_a_keep_item_after_close():
+    ch: Channel = Channel(4)
+    ch.close()
+    try:
+        ch.put_keep("segment row")
+    except RuntimeError as exc:
+        assert "lost" in str(exc)
+    else:
+        raise AssertionError("put_keep on a closed channel must not silently drop the item")
+
+
+def test_monitor_publishes_stats_at_a_bounded_rate_and_only_what_changed():
+    """Stream stats reach the live model (camera page, /api/cameras) through the bus, in one message per
+    stats_every_s for all cameras, never one per camera per second."""
+    clock = FakeClock()
+    bus = InProcessBus()
+    live = LiveModel(Sites(config()), clock.now_ms(), bus)
+    mon = Monitor(CAMS, StatusParams(10, 4, 4), Channel(100), bus, clock, stats_every_s=5)
+    seen = bus.subscribe(TOPIC_STATS)
+    a, b = CAMS
+    for i in range(10):
+        mon.handle(stats(a, clock, 10 + i))
+        mon.handle(stats(b, clock, 10 + i))
+        mon.handle(sample(a, clock, motion=True))
+        clock.advance(1)
+        mon.tick()
+    batches = [m for _, m in seen.take()]
+    assert len(batches) == 2  # 10 s at one batch per 5 s
+    assert {i.camera for i in batches[-1].items} == {a, b}
+    cam = live.camera(a)
+    assert cam.stats is not None and cam.stats.packets == 19 and cam.last_sample_ms is not None
+    assert cam.motion_score == 5.0

@@ -7,7 +7,6 @@ the area or camera did not exist. No response body ever names anything outside t
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from typing import Any
@@ -17,6 +16,7 @@ import pytest
 
 from cctv.app.services import Services
 from cctv.status.messages import TOPIC_SNAPSHOT, SnapshotReady, State
+from tests.helpers.sockets import receive, seen
 from tests.test_web import CAM1, CAM2, CAM3, CAM4, CAM5, T0, jpeg, set_status
 from web.app import create_app
 
@@ -183,20 +183,24 @@ async def test_websocket(role: str, city: Services, client_as: Any) -> None:
         assert exc.value.status == 404
     for area in ("", SCOPE):
         async with client.ws_connect(f"/ws?area={area}") as ws:
-            hello = await asyncio.wait_for(ws.receive_json(), 5)
+            hello = await receive(ws)
             assert hello["counts"]["total"] == 3
             set_status(city, CAM5, State.OFFLINE, "timeout")  # outside: never sent
             set_status(city, CAM4, State.OFFLINE, "timeout")
             city.bus.publish(TOPIC_SNAPSHOT, SnapshotReady(CAM4, T0))
             set_status(city, CAM2, State.DEGRADED, "black")
-            msg = await asyncio.wait_for(ws.receive_json(), 5)
-            assert msg["camera"] == CAM2 and msg["counts"]["total"] == 3
-            assert_no_leak(json.dumps(msg), f"ws {area!r}")
+            msg = await receive(ws)
+            assert msg["camera"] == CAM2
+            counts = await receive(ws, "counts")  # the scope's own numbers, never the city's
+            assert counts["counts"]["total"] == 3 and counts["counts"]["degraded"] == 1
+            assert counts["counts"]["offline"] == hello["counts"]["offline"]
             set_status(city, CAM5, State.ONLINE)
             set_status(city, CAM4, State.ONLINE)
             set_status(city, CAM2, State.ONLINE)
-            msg = await asyncio.wait_for(ws.receive_json(), 5)
+            msg = await receive(ws)
             assert msg["camera"] == CAM2
+            for m in seen(ws):
+                assert_no_leak(json.dumps(m), f"ws {area!r}")
 
 
 async def test_city_wide_admin_sees_everything(city: Services, web_client: Any) -> None:

@@ -6,7 +6,6 @@ Web parts run over a real socket with the real live model, bus, store (SQLite un
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +20,7 @@ from cctv.status.attention import Rank, attention_order, is_night, rank
 from cctv.status.messages import TOPIC_MOTION, TOPIC_SNAPSHOT, MotionChange, SnapshotReady, State
 from cctv.status.snapshots import SnapshotStore, StoredSnapshot, fit_width, jpeg_size, sized_etag
 from cctv.store import Interval
+from tests.helpers.sockets import receive
 from tests.test_web import CAM1, CAM2, CAM3, CAM4, CAM5, T0, set_status
 from web.views import pages, ws
 from web.views.wall import page_slice
@@ -261,10 +261,6 @@ async def test_area_page_caps_and_links_the_wall(
 
 
 # -- WebSocket: watch list and batched snapshot news ---------------------------------------------------------
-
-
-async def receive(sock: Any) -> dict[str, Any]:
-    return await asyncio.wait_for(sock.receive_json(), timeout=5)
 
 
 async def test_watch_batches_snapshots_of_watched_cameras_only(

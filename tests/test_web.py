@@ -22,6 +22,9 @@ from cctv.status.messages import (
     StatusChange,
 )
 from tests.conftest import WEB_SECRET
+from tests.helpers.sockets import receive, seen
+from web import socket_hub
+from web.keys import SOCKET_HUB
 from web.views import pages
 
 CAM1 = "kota-baru/paal-lima/rt-07/cam-1"  # the one with a password in its URL
@@ -33,13 +36,15 @@ T0 = 1_767_225_600_000  # FakeClock's start: 2026-01-01T00:00:00Z = 07:00:00 WIB
 
 
 def set_status(svc: Services, camera: str, state: State, reason: str = "", *, publish: bool = True) -> StatusChange:
-    """What the monitor does on a state change: live model, store interval, bus."""
+    """A state change as the monitor makes it: on the bus (the live model follows it) and, as the store writer
+    would, in the store. ``publish=False``: the live model and the store only (a scene set before the test)."""
     cam = svc.live.camera(camera)
     change = StatusChange(camera, state, reason, svc.clock.now_ms(), State(cam.state), cam.reason)
-    svc.live.apply_status(change)
     svc.store.apply_status_change(change)
     if publish:
         svc.bus.publish(TOPIC_STATUS, change)
+    else:
+        svc.live.apply_status(change)
     return change
 
 
@@ -272,15 +277,12 @@ async def test_snapshot(web_client: Any, web_services: Services) -> None:
 # -- WebSocket ----------------------------------------------------------------------------------------
 
 
-async def receive(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
-    return await asyncio.wait_for(ws.receive_json(), timeout=5)
-
-
 async def test_websocket_forwards_changes_within_its_area(web_client: Any, scene: Services) -> None:
     async with web_client.ws_connect("/ws?area=kota-baru/paal-lima") as ws:
         hello = await receive(ws)
         assert hello["type"] == "hello" and hello["area"] == "kota-baru/paal-lima"
         assert hello["counts"]["online"] == 1 and hello["counts"]["offline"] == 1
+        assert set(hello["child_counts"]) == {"kota-baru/paal-lima/rt-07", "kota-baru/paal-lima/rt-08"}
 
         set_status(scene, CAM5, State.OFFLINE, "timeout")  # another kecamatan: must not arrive
         set_status(scene, CAM4, State.OFFLINE, "timeout")  # another kelurahan: must not arrive
@@ -289,9 +291,12 @@ async def test_websocket_forwards_changes_within_its_area(web_client: Any, scene
         assert msg["type"] == "status" and msg["camera"] == CAM1
         assert msg["state"] == "online" and msg["reason"] == ""
         assert msg["since"] == "2026-01-01T00:11:00.000Z" and msg["since_ms"] == T0 + 660_000
-        assert msg["counts"]["online"] == 2 and msg["counts"]["offline"] == 0
-        assert msg["child_counts"] == {"kota-baru/paal-lima/rt-07": scene.live.counts("kota-baru/paal-lima/rt-07").as_dict()}
-        assert msg["child_counts"]["kota-baru/paal-lima/rt-07"]["online"] == 2
+        # counts follow within a second, for the area and the children that changed (never CAM4's kelurahan)
+        counts = await receive(ws, "counts")
+        assert counts["counts"]["online"] == 2 and counts["counts"]["offline"] == 0
+        assert set(counts["child_counts"]) <= set(hello["child_counts"])
+        rt07 = counts["child_counts"]["kota-baru/paal-lima/rt-07"]
+        assert rt07 == scene.live.counts("kota-baru/paal-lima/rt-07").as_dict() and rt07["online"] == 2
 
         scene.bus.publish(TOPIC_SNAPSHOT, SnapshotReady(CAM5, T0))  # outside
         scene.bus.publish(TOPIC_SNAPSHOT, SnapshotReady(CAM3, T0 + 1))
@@ -299,22 +304,54 @@ async def test_websocket_forwards_changes_within_its_area(web_client: Any, scene
         scene.bus.publish(TOPIC_MOTION, MotionChange(CAM2, True, 4.5, T0 + 2))
         msg = await receive(ws)
         assert msg["type"] == "motion" and msg["camera"] == CAM2 and msg["motion"] is True and msg["score"] == 4.5
+        outside = [m for m in seen(ws) if m.get("camera") in (CAM4, CAM5)]
+        assert outside == []  # filtered before the socket's queue, not after
 
 
 async def test_websocket_city_and_cleanup(web_client: Any, scene: Services) -> None:
+    hub = web_client.app[SOCKET_HUB]
     async with web_client.ws_connect("/ws") as ws:
         assert (await receive(ws))["counts"]["total"] == 5
-        assert scene.bus.subscriptions == 1
+        assert len(list(hub.feeds())) == 1
+        if scene.aggregates.publish() is not None:  # the scene's own changes, already in the hello
+            await receive(ws, "counts")
         set_status(scene, CAM5, State.DEGRADED, "black")
         msg = await receive(ws)
-        assert msg["camera"] == CAM5 and msg["counts"]["degraded"] == 2
-        assert list(msg["child_counts"]) == ["telanaipura"]
-    # the subscription is closed when the client goes away
+        assert msg["camera"] == CAM5 and msg["type"] == "status"
+        counts = await receive(ws, "counts")
+        assert counts["counts"]["degraded"] == 2
+        assert list(counts["child_counts"]) == ["telanaipura"]
+    # the socket leaves the hub when the client goes away; the hub's one subscription stays
     for _ in range(100):
-        if not scene.bus.subscriptions:
+        if not list(hub.feeds()):
             break
         await asyncio.sleep(0.01)
-    assert scene.bus.subscriptions == 0
+    assert list(hub.feeds()) == []
+
+
+async def test_a_socket_that_falls_behind_is_resynchronised(web_client: Any, scene: Services) -> None:
+    """More news than a socket's queue holds, at once: the queue is cleared, the drop counted, and the socket
+    gets a fresh snapshot of its area (counts and states) instead — its tiles end up right."""
+    hub = web_client.app[SOCKET_HUB]
+    async with web_client.ws_connect("/ws?area=kota-baru/paal-lima") as ws:
+        await receive(ws)
+        await ws.send_json({"type": "watch", "cameras": [CAM1, CAM2, CAM3]})
+        await ws.send_json({"type": "nope"})  # answered after the watch is set
+        assert (await receive(ws))["type"] == "error"
+        [feed] = hub.feeds()
+        for i in range(socket_hub.QUEUE + 10):  # no await in between: the socket cannot keep up
+            state = State.DEGRADED if i % 2 else State.ONLINE
+            hub.route(TOPIC_STATUS, StatusChange(CAM2, state, "black" if i % 2 else "", T0 + i, None))
+        scene.live.apply_status(StatusChange(CAM2, State.DEGRADED, "black", T0 + 999, None))
+        assert feed.dropped > 0
+        msg = await receive(ws, "resync")
+        assert msg["cameras"][CAM2]["state"] == "degraded" and msg["cameras"][CAM2]["reason"] == "black"
+        assert set(msg["cameras"]) == {CAM1, CAM2, CAM3}
+        assert msg["counts"]["total"] == 3
+        # the page may ask for one itself (live.js does when it sees a gap in seq)
+        await ws.send_json({"type": "resync"})
+        assert (await receive(ws, "resync"))["cameras"][CAM2]["state"] == "degraded"
+    assert hub.resyncs >= 2 and hub.dropped >= feed.dropped
 
 
 async def test_websocket_unknown_area_is_refused(web_client: Any) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from cctv.analysis.analyzer import CheckParams
 from cctv.clock import SystemClock
-from cctv.status.channel import DropOldestChannel
+from cctv.status.channel import Channel
 from cctv.status.messages import CameraSample, SnapshotReady, StreamStats, WorkerEvent
 from cctv.status.snapshots import SnapshotStore
 from streams.camera.opener import FileOpener, OpenError, OpenParams, PyAVRtspOpener
@@ -17,14 +17,14 @@ from tests.clips import black_clip, moving_clip
 
 
 def run_one_session(tmp_path, clip, decode="keyframes"):
-    ch: DropOldestChannel = DropOldestChannel(10_000)
+    ch: Channel = Channel(10_000)
     snaps = SnapshotStore(tmp_path / "snaps")
     w = CameraWorker(
         "kec/kel/rt/cam", str(clip), FileOpener(), WorkerParams(OpenParams(), decode=decode, snapshot_interval_s=0),
         CheckParams(), ch, snaps, SystemClock(),
     )
     had_media = w.run_once()
-    return had_media, ch.drain(), w, snaps
+    return had_media, ch.take(), w, snaps
 
 
 def test_keyframe_mode_decodes_only_keyframes(tmp_path):
@@ -65,7 +65,7 @@ def test_black_clip_samples_are_flagged_black(tmp_path):
 
 def test_supervised_loop_reports_eof_and_reconnects(tmp_path):
     clip = moving_clip(tmp_path / "m.mp4", seconds=2)
-    ch: DropOldestChannel = DropOldestChannel(100_000)
+    ch: Channel = Channel(100_000)
     w = CameraWorker(
         "c", str(clip), FileOpener(),
         WorkerParams(OpenParams(), backoff_initial_s=0.01, backoff_max_s=0.02),
@@ -75,7 +75,7 @@ def test_supervised_loop_reports_eof_and_reconnects(tmp_path):
     deadline = time.monotonic() + 20
     seen: list = []
     while time.monotonic() < deadline:
-        seen += ch.drain()
+        seen += ch.take()
         if sum(1 for m in seen if isinstance(m, WorkerEvent) and m.kind == "disconnected") >= 2:
             break
         time.sleep(0.02)

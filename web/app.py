@@ -9,6 +9,7 @@ security (session, CSRF, login required: web/security.py).
 from __future__ import annotations
 
 import weakref
+from collections.abc import AsyncIterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,12 +17,15 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from cctv.accounts.login_limit import LoginLimiter
 from cctv.app.services import Services
+from cctv.audit.query import ChainChecker
 from web.errors import error_middleware
 from web.i18n import LANGS, lang_middleware, translate
-from web.keys import SERVICES, TIMEZONE, WEBSOCKETS
+from web.keys import AUDIT_CHAIN, LIMITER, SERVICES, SOCKET_HUB, TIMEZONE, WEBSOCKETS
 from web.node_banner import OPEN_NODE_ALERTS, OpenNodeAlerts, node_alert_middleware
-from web.security import LIMITER, LoginLimiter, security_middleware
+from web.security import security_middleware
+from web.socket_hub import SocketHub
 from web.views import (
     alerts,
     api,
@@ -55,14 +59,12 @@ def camera_url(path: str) -> str:
     return f"/camera/{path}"
 
 
-async def _stop_rollup(app: web.Application) -> None:
-    """The roll-up model may have been started by a view (no CoreRuntime in this process): stop it."""
-    await app[SERVICES].rollup.stop()
-
-
-async def _stop_exports(app: web.Application) -> None:
-    """An export started from a page runs on the runner's thread: stop it with the app (idempotent)."""
-    await app[SERVICES].exports.stop()
+async def _socket_hub(app: web.Application) -> AsyncIterator[None]:
+    """The hub lives as long as the app: every socket it serves is closed before it stops."""
+    hub = app[SOCKET_HUB]
+    await hub.start()
+    yield
+    await hub.stop()
 
 
 def create_app(services: Services) -> web.Application:
@@ -72,6 +74,7 @@ def create_app(services: Services) -> web.Application:
     app[SERVICES] = services
     app[LIMITER] = LoginLimiter(services.clock, services.config.auth)
     app[TIMEZONE] = ZoneInfo(services.config.site.timezone)
+    app[SOCKET_HUB] = SocketHub(services, app[TIMEZONE])
     app[WEBSOCKETS] = weakref.WeakSet()
     app[OPEN_NODE_ALERTS] = OpenNodeAlerts()
 
@@ -98,9 +101,8 @@ def create_app(services: Services) -> web.Application:
     app.add_routes(clips.routes)
     app.add_routes(clip_files.routes)
     app.add_routes(audit_page.routes)
-    app[audit_page.AUDIT_CHAIN] = audit_page.ChainChecker(services.audit)
+    app[AUDIT_CHAIN] = ChainChecker(services.audit)
     app.router.add_static("/static/", HERE / "static", name="static")
     app.on_shutdown.append(ws.close_all)
-    app.on_cleanup.append(_stop_rollup)
-    app.on_cleanup.append(_stop_exports)
+    app.cleanup_ctx.append(_socket_hub)
     return app

@@ -1,4 +1,4 @@
-"""Typed keys of what the web application keeps on ``app``."""
+"""Typed keys of everything the web application keeps on ``app`` (no other module defines one)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,17 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from cctv.accounts.login_limit import LoginLimiter
 from cctv.app.services import Services
+from cctv.audit.query import ChainChecker
+from web.socket_hub import SocketHub
 
 SERVICES = web.AppKey("services", Services)
 TIMEZONE = web.AppKey("timezone", ZoneInfo)
 # Open WebSockets, closed with "going away" when the app shuts down.
 WEBSOCKETS = web.AppKey("websockets", weakref.WeakSet[web.WebSocketResponse])
+# Every /ws of this process behind one bus subscription (web/socket_hub.py), started and stopped with the app.
+SOCKET_HUB = web.AppKey("socket_hub", SocketHub)
+LIMITER = web.AppKey("login_limiter", LoginLimiter)
+# The audit log's hash chain, checked at most once a minute for the audit page.
+AUDIT_CHAIN = web.AppKey("audit_chain", ChainChecker)

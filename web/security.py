@@ -8,7 +8,7 @@
 - CSRF: every POST/PUT/PATCH/DELETE carries the session's token as form field ``csrf_token`` or header
   ``X-CSRF-Token``; the login form (no session yet) carries the pre-session token of cookie ``cctv_csrf``
   (double submit). Missing or wrong → 403.
-- Rate limit (:class:`LoginLimiter`): failures per username and per client address; after ``max_failures``
+- Rate limit (:class:`~cctv.accounts.login_limit.LoginLimiter`): failures per username and per client address; after ``max_failures``
   (per IP ``max_failures_per_ip``) within ``failure_window_s`` the key is locked for ``lockout_initial_s``,
   doubling (up to ``lockout_max_s``) with each further failure → 429 with Retry-After.
 """
@@ -16,9 +16,7 @@
 from __future__ import annotations
 
 import hmac
-import math
 import secrets
-from dataclasses import dataclass
 from urllib.parse import quote
 
 from aiohttp import web
@@ -26,8 +24,6 @@ from aiohttp.typedefs import Handler
 
 from cctv.accounts.policy import Principal
 from cctv.accounts.users import TOUCH_EVERY_MS, SessionInfo
-from cctv.clock import Clock
-from cctv.config.models import Auth
 from web.errors import CctvError
 from web.i18n import lang_of, translate
 from web.keys import SERVICES
@@ -139,57 +135,3 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
-
-
-@dataclass
-class _Key:
-    failures: int = 0
-    first_s: float = 0.0
-    locked_until_s: float = 0.0
-    next_lock_s: float = 0.0
-
-
-class LoginLimiter:
-    """Failed logins per key ("user:NAME", "ip:ADDR") with an exponential lockout. Memory is bounded."""
-
-    MAX_KEYS = 100_000
-
-    def __init__(self, clock: Clock, cfg: Auth) -> None:
-        self.clock = clock
-        self.cfg = cfg
-        self._keys: dict[str, _Key] = {}
-
-    def retry_after(self, *keys: str) -> int:
-        """Seconds until every key may try again (0: now)."""
-        now = self.clock.monotonic()
-        wait = 0.0
-        for k in keys:
-            st = self._keys.get(k)
-            if st is not None and st.locked_until_s > now:
-                wait = max(wait, st.locked_until_s - now)
-        return math.ceil(wait)
-
-    def failure(self, key: str, limit: int) -> None:
-        now = self.clock.monotonic()
-        if len(self._keys) >= self.MAX_KEYS:
-            self._prune(now)
-        st = self._keys.setdefault(key, _Key(first_s=now, next_lock_s=self.cfg.lockout_initial_s))
-        if now - st.first_s > self.cfg.failure_window_s and st.locked_until_s <= now:
-            st.failures, st.first_s, st.next_lock_s = 0, now, self.cfg.lockout_initial_s
-        st.failures += 1
-        if st.failures >= limit:
-            st.locked_until_s = now + st.next_lock_s
-            st.next_lock_s = min(st.next_lock_s * 2, self.cfg.lockout_max_s)
-
-    def success(self, key: str) -> None:
-        self._keys.pop(key, None)
-
-    def _prune(self, now: float) -> None:
-        horizon = self.cfg.failure_window_s
-        for k in [k for k, st in self._keys.items() if st.locked_until_s <= now and now - st.first_s > horizon]:
-            del self._keys[k]
-        while len(self._keys) >= self.MAX_KEYS:  # still full: forget the oldest
-            del self._keys[next(iter(self._keys))]
-
-
-LIMITER = web.AppKey("login_limiter", LoginLimiter)

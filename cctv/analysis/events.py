@@ -16,7 +16,9 @@ class Event:
 class EventTracker:
     """Opens an event on the first active sample; closes it after ``hold_s`` without one.
 
-    The end is the time of the last active sample, so a hold never lengthens the event it closes.
+    The end is the time of the last active sample, so a hold never lengthens the event it closes. The same
+    rule serves a file (``cctv analyze``: the next sample closes it) and a live camera (the status monitor:
+    :meth:`tick` closes it when no sample came for ``hold_s``).
     """
 
     def __init__(self, kind: str, hold_s: float) -> None:
@@ -45,6 +47,12 @@ class EventTracker:
             cur.peak = max(cur.peak, score)
             self._last_active = t
         return out
+
+    def tick(self, t: float) -> Event | None:
+        """Close the open event when ``hold_s`` has passed at ``t`` since its last active sample."""
+        if self.current is not None and self._last_active is not None and t - self._last_active >= self.hold_s:
+            return self.finish()
+        return None
 
     def finish(self) -> Event | None:
         """Close the open event at its last active sample (end of a file)."""

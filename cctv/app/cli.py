@@ -1,6 +1,7 @@
-"""The composition root: `cctv run | check-config | sim | db`.
+"""The composition root's command line: `cctv run | check-config | sim | db` and the features' commands.
 
-The only module of ``cctv`` that imports ``streams`` and ``web``; it builds the services and wires them.
+With cctv/app/services.py (what is built) and cctv/app/node.py (in which order it starts and stops), the only
+part of ``cctv`` that imports ``streams`` and ``web``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 log = logging.getLogger("cctv")
@@ -28,8 +29,9 @@ def load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return load_or_exit(args.config, f"cctv {args.command}")[1]
 
 
-def build_services(config):  # type: ignore[no-untyped-def]
-    from cctv.app.services import make_services
+def open_services(config):  # type: ignore[no-untyped-def]
+    """The node's services on a migrated store (``store.url``, or the embedded SQLite file)."""
+    from cctv.app.services import build_services
     from cctv.clock import SystemClock
     from cctv.store import Store, default_url
 
@@ -37,7 +39,7 @@ def build_services(config):  # type: ignore[no-untyped-def]
     data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(config.store.url or default_url(data_dir))
     store.migrate()
-    return make_services(config, clock=SystemClock(), store=store, data_dir=data_dir)
+    return build_services(config, clock=SystemClock(), store=store, data_dir=data_dir)
 
 
 # -- cctv run ------------------------------------------------------------------------------------------
@@ -51,61 +53,51 @@ def cmd_run(args: argparse.Namespace) -> int:
     host = args.host or config.web.host
     port = args.port or config.web.port
     try:
-        asyncio.run(_serve(config, host, port, ingest=not args.no_ingest, procs=args.ingest_procs,
-                           log_level=args.log_level))
+        asyncio.run(serve(config, host, port, ingest=not args.no_ingest, procs=args.ingest_procs,
+                          log_level=args.log_level))
     except OSError as exc:
         print(f"cctv run: cannot serve on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     return 0
 
 
-async def _serve(config, host: str, port: int, *, ingest: bool, procs: int | None = None,  # type: ignore[no-untyped-def]
-                 log_level: str = "INFO") -> None:
+async def serve(config, host: str, port: int, *, ingest: bool, procs: int | None = None,  # type: ignore[no-untyped-def]
+                log_level: str = "INFO", shard_module: str = "streams.ingest.shard") -> None:
+    """``cctv run``: the node's steps (cctv/app/node.py) started in order, the web served, then all stopped in
+    reverse. ``shard_module`` is what each ingest process runs (a benchmark's synthetic shard)."""
     from aiohttp import web
 
-    from cctv.app.runtime import CoreRuntime
+    from cctv.accounts.users import ensure_admin
+    from cctv.app.node import Lifecycle, Step, node_steps
     from web.app import create_app
 
-    services = build_services(config)
-    from cctv.accounts.users import ensure_admin
-
+    services = open_services(config)
     ensure_admin(services.accounts, services.clock.now_ms(), audit=services.audit.append)
-    app = create_app(services)
-    core = CoreRuntime(services)
-
-    async def core_ctx(_app: web.Application) -> AsyncIterator[None]:
-        await core.start()
-        yield
-        await core.stop()
-
-    app.cleanup_ctx.append(core_ctx)
+    ingest_step = None
     if ingest:
         from streams.ingest.node import IngestNode
 
-        node = IngestNode(services, procs, log_level)
-
-        async def ingest_ctx(_app: web.Application) -> AsyncIterator[None]:
-            await node.start()
-            yield
-            await node.stop()
-
-        app.cleanup_ctx.append(ingest_ctx)  # cleanup runs in reverse: ingest stops before the writer
-
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
+        node = IngestNode(services, procs, log_level, shard_module)
+        ingest_step = Step("ingest", node.start, node.stop)
+    lifecycle = Lifecycle(node_steps(services, ingest_step))
+    runner = web.AppRunner(create_app(services), handle_signals=False, access_log=None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
+        await lifecycle.start()
+        await runner.setup()
         site = web.TCPSite(runner, host, port)
         await site.start()
-        n = len(services.live.cameras())
+        n = len(services.sites.cameras)
         print(f"Kota Tangguh CCTV: {n} cameras, serving on http://{host}:{port}/", flush=True)
         await stop.wait()
         log.info("shutting down")
     finally:
-        await runner.cleanup()
+        await runner.cleanup()  # sockets closed, no request in flight
+        await lifecycle.stop()  # ingest first, then the writers drain, then open intervals are closed
+        services.snapshots.close()
         services.store.close()
 
 

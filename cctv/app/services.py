@@ -1,27 +1,35 @@
-"""What the composition root (cctv/app/cli.py) builds and hands to the web app and the workers."""
+"""What the composition root builds once and hands to the web app and the node's tasks.
+
+Every field is required: :func:`build_services` makes them all, in one place, over a migrated store. Nothing
+here starts anything — the order in which things start and stop is cctv/app/node.py's.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cctv.accounts.passwords import Params
 from cctv.accounts.users import Accounts
 from cctv.audit.log import AuditLog
 from cctv.clock import Clock
 from cctv.config.models import Config
 from cctv.evidence.jobs import ExportRunner
 from cctv.recording import recordings_root
+from cctv.rollup.aggregates import AreaAggregates
 from cctv.rollup.history import RollupModel
 from cctv.sites import Sites
-from cctv.status.bus import Bus
+from cctv.status.bus import Bus, InProcessBus
 from cctv.status.live_model import LiveModel
 from cctv.status.snapshots import SnapshotStore
 from cctv.store import Store
 from cctv.store.alert_store import AlertStore
 from cctv.store.clip_store import ClipStore
 from cctv.store.node_alert_store import NodeAlertStore
+
+HealthProbe = Callable[[], dict[str, Any]]
 
 
 @dataclass
@@ -31,54 +39,58 @@ class Services:
     clock: Clock
     bus: Bus
     store: Store
-    live: LiveModel
-    snapshots: SnapshotStore
     data_dir: Path
-    # Extra figures for /healthz (ingest drops, worker counts, ...), filled in by whoever runs ingest.
-    health_probes: list[Callable[[], dict[str, Any]]] = field(default_factory=list)
-    # Accounts and sessions, and the audit log: over the store's engine unless given.
-    accounts: Accounts = field(default=None)  # type: ignore[assignment]
-    audit: AuditLog = field(default=None)  # type: ignore[assignment]
-    # The live roll-up model (started by CoreRuntime, or by the first view that needs it) and the alert feed.
-    rollup: RollupModel = field(default=None)  # type: ignore[assignment]
-    alerts: AlertStore = field(default=None)  # type: ignore[assignment]
-    node_alerts: NodeAlertStore = field(default=None)  # type: ignore[assignment]  # disk full, nearly full
-    # Clip requests and the node's export job runner (cctv/evidence/jobs.py; recover() at start-up).
-    clips: ClipStore = field(default=None)  # type: ignore[assignment]
-    exports: ExportRunner = field(default=None)  # type: ignore[assignment]
+    live: LiveModel  # every camera's state, from the bus
+    aggregates: AreaAggregates  # per-area counts, from the live model
+    rollup: RollupModel  # recent status intervals, for uptime figures
+    snapshots: SnapshotStore
+    accounts: Accounts
+    audit: AuditLog
+    alerts: AlertStore
+    node_alerts: NodeAlertStore  # disk full, nearly full
+    clips: ClipStore
+    exports: ExportRunner  # the node's export job runner (recover() at start-up)
+    # Figures for /healthz: each part that runs on this node adds its own when it is built.
+    health_probes: list[HealthProbe]
 
-    def __post_init__(self) -> None:
-        if self.accounts is None:
-            self.accounts = Accounts(self.store.engine)
-        if self.audit is None:
-            self.audit = AuditLog(self.store.engine)
-        if self.rollup is None:
-            self.rollup = RollupModel(c.path for c in self.sites.cameras if c.enabled)
-        if self.alerts is None:
-            self.alerts = AlertStore(self.store.engine)
-        if self.node_alerts is None:
-            self.node_alerts = NodeAlertStore(self.store.engine)
-        if self.clips is None:
-            self.clips = ClipStore(self.store.engine)
-        if self.exports is None:
-            root = Path(recordings_root(str(self.data_dir), self.config.recording.dir))
-            self.exports = ExportRunner(
-                self.store, self.clips, self.sites, self.clock, self.audit, self.data_dir, root
-            )
+    @property
+    def recordings(self) -> Path:
+        return Path(recordings_root(str(self.data_dir), self.config.recording.dir))
 
 
-def make_services(config: Config, *, clock: Clock, store: Store, data_dir: Path) -> Services:
-    """The node's services on the embedded default (in-process bus) over a migrated ``store``."""
-    from cctv.status.bus import InProcessBus
-
+def build_services(
+    config: Config,
+    *,
+    clock: Clock,
+    store: Store,
+    data_dir: Path,
+    bus: Bus | None = None,
+    password_params: Params | None = None,
+) -> Services:
+    """The node's services over a migrated ``store``; the bus is the embedded in-process one unless given."""
     sites = Sites(config)
+    bus = bus if bus is not None else InProcessBus()
+    engine = store.engine
+    live = LiveModel(sites, clock.now_ms(), bus)
+    audit = AuditLog(engine)
+    clips = ClipStore(engine)
     return Services(
         config=config,
         sites=sites,
         clock=clock,
-        bus=InProcessBus(),
+        bus=bus,
         store=store,
-        live=LiveModel(sites, clock.now_ms()),
-        snapshots=SnapshotStore(data_dir / "snapshots"),
         data_dir=data_dir,
+        live=live,
+        aggregates=AreaAggregates(sites, live, bus, clock),
+        rollup=RollupModel(c.path for c in sites.cameras if c.enabled),
+        snapshots=SnapshotStore(data_dir / "snapshots"),
+        accounts=Accounts(engine, password_params) if password_params is not None else Accounts(engine),
+        audit=audit,
+        alerts=AlertStore(engine),
+        node_alerts=NodeAlertStore(engine),
+        clips=clips,
+        exports=ExportRunner(store, clips, sites, clock, audit, data_dir,
+                             Path(recordings_root(str(data_dir), config.recording.dir))),
+        health_probes=[],
     )

@@ -242,6 +242,24 @@ class Status(_Model):
     recover_after_s: float = Field(
         4.0, ge=0, le=3600, description="A camera must be clean this long before it is online again."
     )
+    motion_hold_s: float = Field(
+        10.0, ge=0.5, le=600,
+        description="Motion ends this long after the last sample that saw it: one rule for the live status, "
+        "the stored motion events and `cctv analyze`.",
+    )
+    stats_every_s: float = Field(
+        5.0, ge=1, le=60,
+        description="How often an ingest node publishes its cameras' stream stats (fps, bitrate, reconnects) "
+        "for the camera page and /api/cameras: one message per period for all of its cameras.",
+    )
+
+
+class Alerts(_Model):
+    stable_after_s: float = Field(
+        300.0, ge=10, le=86400,
+        description="An alert closes once its camera has stayed online this long; a problem within it folds "
+        "into the same alert (a flapping camera is one alert, not a hundred).",
+    )
 
 
 class Checks(_Model):
@@ -393,6 +411,7 @@ class Config(_Model):
     auth: Auth = Field(default_factory=Auth, description="Logins, sessions and their limits.")
     ingest: Ingest = Field(default_factory=Ingest, description="Stream ingestion.")
     status: Status = Field(default_factory=Status, description="Status debounce.")
+    alerts: Alerts = Field(default_factory=Alerts, description="The alert feed (docs/web.md).")
     checks: Checks = Field(default_factory=Checks, description="Thresholds of the picture checks.")
     recording: Recording = Field(default_factory=Recording, description="Continuous recording and retention.")
     sim: Sim = Field(default_factory=Sim, description="The camera simulator.")

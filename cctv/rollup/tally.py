@@ -56,6 +56,9 @@ class Counts:
             self.reasons[k] = self.reasons.get(k, 0) + v
         return self
 
+    def copy(self) -> Counts:
+        return Counts(self.total, self.online, self.degraded, self.offline, self.motion, dict(self.reasons))
+
     def as_dict(self) -> dict[str, object]:
         return {
             "total": self.total,

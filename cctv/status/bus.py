@@ -1,49 +1,76 @@
-"""Publish/subscribe between the parts of a node (and, later, between nodes through Redis).
+"""Publish/subscribe: the only fan-out of a node's data path (DESIGN.md, "Data flow").
 
-Topics are short strings: ``status`` (StatusChange), ``snapshot`` (camera path), ``stats`` (StreamStats),
-``sample`` (CameraSample, node-local only). A subscriber gets a bounded queue; when it falls behind, the
-oldest message is dropped and counted on the subscription, never silently.
+Topics and what travels on each are listed in :mod:`cctv.status.messages`. Each subscription is a
+:class:`~cctv.status.channel.Channel`: messages of the topics in ``KEEP_TOPICS`` (state changes, motion, segment
+rows) are never dropped; the others (snapshots, stats, counts) are bounded, drop-oldest and counted on the
+subscription. A subscription may carry an ``accept`` predicate, evaluated at publish time, so a subscriber
+interested in a few cameras never has the rest queued for it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
+import contextlib
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
-log = logging.getLogger(__name__)
+from cctv.status.channel import Channel
+from cctv.status.messages import KEEP_TOPICS
+
+Accept = Callable[[str, Any], bool]
 
 
 class Subscription:
-    def __init__(self, bus: InProcessBus, topics: frozenset[str], maxlen: int) -> None:
+    def __init__(self, bus: InProcessBus, topics: frozenset[str], maxlen: int, accept: Accept | None) -> None:
         self._bus = bus
         self.topics = topics
-        self._items: deque[tuple[str, Any]] = deque()
-        self._maxlen = maxlen
-        self._event = asyncio.Event()
-        self.dropped = 0
-        self.closed = False
+        self.accept = accept
+        self.channel: Channel[tuple[str, Any]] = Channel(maxlen)
+        self._ready: deque[tuple[str, Any]] = deque()  # taken from the channel, not yet handed out
+
+    @property
+    def dropped(self) -> int:
+        return self.channel.dropped
+
+    @property
+    def closed(self) -> bool:
+        return self.channel.closed
 
     def _offer(self, topic: str, message: Any) -> None:
-        if len(self._items) >= self._maxlen:
-            self._items.popleft()
-            self.dropped += 1
-        self._items.append((topic, message))
-        self._event.set()
+        if self.accept is not None and not self.accept(topic, message):
+            return
+        if topic in KEEP_TOPICS:
+            self.channel.put_keep((topic, message))
+        else:
+            self.channel.put((topic, message))
+
+    async def get_batch(self) -> list[tuple[str, Any]]:
+        """Everything queued, in order; [] once closed and drained."""
+        if self._ready:
+            out = list(self._ready)
+            self._ready.clear()
+            return out
+        return await self.channel.get_batch()
 
     async def get(self) -> tuple[str, Any]:
         """Next message; after ``close()`` the queued ones are still delivered, then StopAsyncIteration."""
-        while not self._items:
-            if self.closed:
+        if not self._ready:
+            self._ready.extend(await self.channel.get_batch())
+            if not self._ready:
                 raise StopAsyncIteration
-            self._event.clear()
-            await self._event.wait()
-        return self._items.popleft()
+        return self._ready.popleft()
 
     def get_nowait(self) -> tuple[str, Any] | None:
-        return self._items.popleft() if self._items else None
+        if not self._ready:
+            self._ready.extend(self.channel.take())
+        return self._ready.popleft() if self._ready else None
+
+    def take(self) -> list[tuple[str, Any]]:
+        """Everything queued now (possibly [])."""
+        out = list(self._ready)
+        self._ready.clear()
+        return out + self.channel.take()
 
     def __aiter__(self) -> AsyncIterator[tuple[str, Any]]:
         return self
@@ -52,10 +79,9 @@ class Subscription:
         return await self.get()
 
     def close(self) -> None:
-        if not self.closed:
-            self.closed = True
+        if not self.channel.closed:
             self._bus._unsubscribe(self)
-            self._event.set()
+            self.channel.close()
 
     def __enter__(self) -> Subscription:
         return self
@@ -67,7 +93,7 @@ class Subscription:
 class Bus(Protocol):
     def publish(self, topic: str, message: Any) -> None: ...
 
-    def subscribe(self, *topics: str, maxlen: int = 1000) -> Subscription: ...
+    def subscribe(self, *topics: str, maxlen: int = 1000, accept: Accept | None = None) -> Subscription: ...
 
     @property
     def dropped(self) -> int:
@@ -82,26 +108,35 @@ class InProcessBus:
     """The embedded default. ``publish`` must be called on the event loop's thread."""
 
     def __init__(self) -> None:
+        self._by_topic: dict[str, list[Subscription]] = {}
         self._subs: list[Subscription] = []
-        self.published = 0
+        self.published: dict[str, int] = {}
         self._dropped_closed = 0  # drops of subscriptions already closed, so the total never shrinks
 
     def publish(self, topic: str, message: Any) -> None:
-        self.published += 1
-        for sub in self._subs:
-            if topic in sub.topics:
-                sub._offer(topic, message)
+        self.published[topic] = self.published.get(topic, 0) + 1
+        for sub in self._by_topic.get(topic, ()):
+            sub._offer(topic, message)
 
-    def subscribe(self, *topics: str, maxlen: int = 1000) -> Subscription:
+    def subscribe(self, *topics: str, maxlen: int = 1000, accept: Accept | None = None) -> Subscription:
         if not topics:
             raise ValueError("subscribe to at least one topic")
-        sub = Subscription(self, frozenset(topics), maxlen)
+        sub = Subscription(self, frozenset(topics), maxlen, accept)
+        with_loop(sub)
         self._subs.append(sub)
+        for t in sub.topics:
+            self._by_topic.setdefault(t, []).append(sub)
         return sub
+
+    def has_subscribers(self, topic: str) -> bool:
+        """Whether anything listens on ``topic`` (a producer skips building messages nobody reads)."""
+        return bool(self._by_topic.get(topic))
 
     def _unsubscribe(self, sub: Subscription) -> None:
         if sub in self._subs:
             self._subs.remove(sub)
+            for t in sub.topics:
+                self._by_topic[t].remove(sub)
             self._dropped_closed += sub.dropped
 
     @property
@@ -111,3 +146,9 @@ class InProcessBus:
     @property
     def subscriptions(self) -> int:
         return len(self._subs)
+
+
+def with_loop(sub: Subscription) -> None:
+    """Bind the subscription's channel to the running loop, when there is one (wake-ups come from it)."""
+    with contextlib.suppress(RuntimeError):
+        sub.channel.bind(asyncio.get_running_loop())

@@ -1,7 +1,14 @@
-"""A bounded, thread-safe channel from blocking threads to the asyncio loop.
+"""The one channel type of the data path: bounded where loss is harmless, never dropping what would mislead.
 
-When the consumer falls behind, the oldest item is dropped and counted: a producer never blocks,
-and nothing is dropped silently (``dropped`` is exported in stats and on /healthz).
+Items are kept in arrival order. Each is put either on the *keep* lane (connection events, state changes,
+motion changes, segment rows: never dropped anywhere on their way) or on the *drop* lane (samples, snapshots,
+stream stats: bounded; when full, the oldest droppable item goes and is counted). A consumer takes everything
+queued at once, in the order it came (keep items are never moved ahead of older droppable ones, so a stale
+packet count never lands after the disconnect it preceded).
+
+Thread-safe: producers may be worker threads or the event loop; the consumer is one coroutine (``get_batch``)
+or a synchronous drain (``take``). The keep lane has no bound of its own — what is on it is few by nature
+(a few messages per camera per hour) — but its high-water mark is exported, so a backlog is visible.
 """
 
 from __future__ import annotations
@@ -14,43 +21,72 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 
-class DropOldestChannel(Generic[T]):
+class Channel(Generic[T]):
     def __init__(self, maxlen: int, loop: asyncio.AbstractEventLoop | None = None) -> None:
         if maxlen < 1:
             raise ValueError("maxlen must be at least 1")
-        self._items: deque[T] = deque()
+        self._items: deque[tuple[bool, T]] = deque()  # (keep, item)
+        self._droppable = 0
         self._maxlen = maxlen
         self._lock = threading.Lock()
         self._loop = loop
         self._waiter: asyncio.Future[None] | None = None
-        self.dropped = 0
-        self.put_count = 0
         self._closed = False
+        self.dropped = 0  # droppable items lost to the bound (or put after close)
+        self.put_count = 0
+        self.kept = 0  # keep-lane items accepted
+        self.keep_high_water = 0  # the most keep-lane items ever queued at once
+        self._keep_queued = 0
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def put(self, item: T) -> None:
-        """Called from any thread. Never blocks."""
+        """A droppable item. From any thread; never blocks."""
+        self._put(item, False)
+
+    def put_keep(self, item: T) -> None:
+        """An item that must not be lost. From any thread; never blocks. After ``close()``: ``RuntimeError``."""
+        self._put(item, True)
+
+    def _put(self, item: T, keep: bool) -> None:
         with self._lock:
             if self._closed:
+                if keep:
+                    raise RuntimeError("put_keep on a closed channel: the item would be lost")
                 self.dropped += 1
                 return
-            if len(self._items) >= self._maxlen:
-                self._items.popleft()
-                self.dropped += 1
-            self._items.append(item)
+            self._items.append((keep, item))
             self.put_count += 1
-            waiter = self._waiter
-            self._waiter = None
+            if keep:
+                self.kept += 1
+                self._keep_queued += 1
+                self.keep_high_water = max(self.keep_high_water, self._keep_queued)
+            else:
+                self._droppable += 1
+                if self._droppable > self._maxlen:
+                    self._drop_oldest_droppable()
+            waiter, self._waiter = self._waiter, None
         if waiter is not None and self._loop is not None:
             self._loop.call_soon_threadsafe(_wake, waiter)
 
+    def _drop_oldest_droppable(self) -> None:
+        i = 0
+        while self._items[i][0]:  # keep items at the front are few: this walks past them
+            i += 1
+        del self._items[i]
+        self._droppable -= 1
+        self.dropped += 1
+
     def close(self) -> None:
+        """No more items; the queued ones are still delivered, then ``get_batch`` returns []."""
         with self._lock:
             self._closed = True
-            waiter = self._waiter
-            self._waiter = None
+            waiter, self._waiter = self._waiter, None
         if waiter is not None and self._loop is not None:
             self._loop.call_soon_threadsafe(_wake, waiter)
 
@@ -58,23 +94,31 @@ class DropOldestChannel(Generic[T]):
         with self._lock:
             return len(self._items)
 
-    def drain(self) -> list[T]:
+    @property
+    def keep_queued(self) -> int:
+        return self._keep_queued
+
+    def take(self) -> list[T]:
+        """Everything queued now, in order (possibly [])."""
         with self._lock:
-            items = list(self._items)
-            self._items.clear()
-            return items
+            return self._take_locked()
+
+    def _take_locked(self) -> list[T]:
+        items = [item for _, item in self._items]
+        self._items.clear()
+        self._droppable = 0
+        self._keep_queued = 0
+        return items
 
     async def get_batch(self) -> list[T]:
-        """Wait until at least one item is there (or the channel closes) and take them all."""
+        """Wait until at least one item is there (or the channel is closed and empty: []) and take them all."""
         loop = asyncio.get_running_loop()
         if self._loop is None:
             self._loop = loop
         while True:
             with self._lock:
                 if self._items:
-                    items = list(self._items)
-                    self._items.clear()
-                    return items
+                    return self._take_locked()
                 if self._closed:
                     return []
                 fut: asyncio.Future[None] = loop.create_future()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class State(StrEnum):
@@ -130,8 +131,41 @@ class MotionChange:
     t_ms: int
 
 
-# Bus topics and what travels on each.
-TOPIC_STATUS = "status"  # StatusChange
-TOPIC_SNAPSHOT = "snapshot"  # SnapshotReady
-TOPIC_MOTION = "motion"  # MotionChange
-TOPIC_STATS = "stats"  # StreamStats (node-local, once per few seconds per camera)
+@dataclass(frozen=True, slots=True)
+class CameraStats:
+    """One camera's latest stream stats and last analysed sample, as the live model shows them."""
+
+    camera: str
+    stats: StreamStats | None
+    motion_score: float = 0.0
+    last_sample_ms: int | None = None
+    luma_mean: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatsBatch:
+    """Every camera a monitor heard from since its previous batch (one message per ``stats_every_s``)."""
+
+    t_ms: int
+    items: tuple[CameraStats, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AreaCounts:
+    """The counts of every area whose counts changed since the previous message (at most one a second)."""
+
+    t_ms: int
+    areas: dict[str, Any]  # area path -> cctv.rollup.tally.Counts
+
+
+# Bus topics and what travels on each. Every topic has a consumer; nothing is published for nobody.
+TOPIC_STATUS = "status"  # StatusChange: store writer, alert writer, live model, roll-up history, sockets
+TOPIC_MOTION = "motion"  # MotionChange: store writer (motion events), live model, sockets
+TOPIC_SEGMENT = "segment"  # NewSegment (a recorded file to index): store writer
+TOPIC_SNAPSHOT = "snapshot"  # SnapshotReady: live model, sockets (the JPEG stays in the SnapshotStore)
+TOPIC_STATS = "stats"  # StatsBatch, once per stats_every_s per monitor: live model (camera page, /api/cameras)
+TOPIC_COUNTS = "counts"  # AreaCounts, at most once a second: sockets (this process's aggregates, never shared)
+
+# Topics whose messages are never dropped on their way (a lost one would be a wrong interval or a missing
+# segment row forever); the others are bounded, drop-oldest and counted per subscriber.
+KEEP_TOPICS = frozenset({TOPIC_STATUS, TOPIC_MOTION, TOPIC_SEGMENT})

@@ -1,8 +1,14 @@
-"""The node's status loop: worker messages in, debounced status changes out.
+"""The node's status loop: worker messages in, debounced status changes out — on the bus, and only there.
 
-Runs on the event loop. Takes batches from the ingest channel, feeds each camera's ``CameraStatus`` and the
-live model, and publishes ``StatusChange``, ``MotionChange``, ``SnapshotReady`` and ``StreamStats`` on the
-bus. A tick every second lets cameras that went silent fall offline on time.
+Runs on the event loop. Takes batches from the ingest channel and feeds each camera's ``CameraStatus``.
+Publishes ``StatusChange`` and ``MotionChange`` (never-dropped topics), ``SnapshotReady``, and — at most once
+per ``stats_every_s`` — one ``StatsBatch`` with the stream stats and last sample of every camera that sent any
+since the previous batch. It writes nothing else: the live model, the store writer, the alert writer, the
+area aggregates and the sockets all follow the bus (DESIGN.md, "Data flow").
+
+A tick every second lets cameras that went silent fall offline on time. Motion starts at the first sample
+that sees it and ends ``motion_hold_s`` after the last one (the same rule as ``cctv analyze``:
+cctv/analysis/events.py).
 """
 
 from __future__ import annotations
@@ -12,10 +18,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from cctv.analysis.events import EventTracker
 from cctv.clock import Clock
 from cctv.status.bus import Bus
-from cctv.status.channel import DropOldestChannel
-from cctv.status.live_model import LiveModel
+from cctv.status.channel import Channel
 from cctv.status.machine import CameraStatus, StatusParams
 from cctv.status.messages import (
     TOPIC_MOTION,
@@ -23,8 +29,10 @@ from cctv.status.messages import (
     TOPIC_STATS,
     TOPIC_STATUS,
     CameraSample,
+    CameraStats,
     MotionChange,
     SnapshotReady,
+    StatsBatch,
     StatusChange,
     StreamStats,
     WorkerEvent,
@@ -34,10 +42,9 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
-class _Motion:
-    active: bool = False
-    last_seen_mono: float = 0.0
-    peak: float = 0.0
+class _Latest:
+    stats: StreamStats | None = None
+    sample: CameraSample | None = None
 
 
 class Monitor:
@@ -45,23 +52,26 @@ class Monitor:
         self,
         cameras: list[str],
         params: StatusParams,
-        channel: DropOldestChannel[Any],
+        channel: Channel[Any],
         bus: Bus,
-        live: LiveModel,
         clock: Clock,
         motion_hold_s: float = 10.0,
+        stats_every_s: float = 5.0,
     ) -> None:
         self.channel = channel
         self.bus = bus
-        self.live = live
         self.clock = clock
-        self.motion_hold_s = motion_hold_s
+        self.stats_every_s = stats_every_s
         mono, ms = clock.monotonic(), clock.now_ms()
         self.status = {c: CameraStatus(c, params, mono, ms) for c in cameras}
         self._packets: dict[str, int] = {}
-        self._motion: dict[str, _Motion] = {c: _Motion() for c in cameras}
+        self._motion = {c: EventTracker("motion", motion_hold_s) for c in cameras}  # on monotonic seconds
+        self._motion_last_ms: dict[str, int] = {}  # wall time of each camera's last sample that saw motion
+        self._latest: dict[str, _Latest] = {}  # cameras with news for the next stats batch
+        self._stats_due_mono = mono + stats_every_s
         self.handled = 0
         self.unknown = 0
+        self.stats_published = 0
 
     # -- message handling (pure with respect to I/O; tested directly) --------------------------------
 
@@ -74,17 +84,15 @@ class Monitor:
             return
         mono = self.clock.monotonic()
         if isinstance(message, StreamStats):
-            self.live.apply_stats(message)
-            self.bus.publish(TOPIC_STATS, message)
+            self._latest.setdefault(camera, _Latest()).stats = message
             if message.packets > self._packets.get(camera, 0):
                 self._packets[camera] = message.packets
                 self._publish(st.on_data(mono, message.last_packet_ms or message.t_ms))
         elif isinstance(message, CameraSample):
             self._publish(st.on_sample(mono, message.t_ms, message.flags))
-            self.live.apply_sample(message)
+            self._latest.setdefault(camera, _Latest()).sample = message
             self._track_motion(message, mono)
         elif isinstance(message, SnapshotReady):
-            self.live.apply_snapshot(message.camera, message.t_ms)
             self.bus.publish(TOPIC_SNAPSHOT, message)
         elif isinstance(message, WorkerEvent):
             if message.kind == "connected":
@@ -99,25 +107,47 @@ class Monitor:
         mono, ms = self.clock.monotonic(), self.clock.now_ms()
         for camera, st in self.status.items():
             self._publish(st.tick(mono, ms))
-            m = self._motion[camera]
-            if m.active and mono - m.last_seen_mono >= self.motion_hold_s:
-                self._end_motion(camera, m, ms)
+            ended = self._motion[camera].tick(mono)
+            if ended is not None:
+                self._end_motion(camera, ended.peak)
+        if mono >= self._stats_due_mono:
+            self._stats_due_mono = mono + self.stats_every_s
+            self.publish_stats()
+
+    def publish_stats(self) -> StatsBatch | None:
+        """One ``stats`` message with the latest of each camera heard from since the last one."""
+        if not self._latest:
+            return None
+        latest, self._latest = self._latest, {}
+        items = tuple(
+            CameraStats(
+                cam, v.stats,
+                v.sample.motion_score if v.sample else 0.0,
+                v.sample.t_ms if v.sample else None,
+                v.sample.luma_mean if v.sample else None,
+            )
+            for cam, v in latest.items()
+        )
+        batch = StatsBatch(self.clock.now_ms(), items)
+        self.bus.publish(TOPIC_STATS, batch)
+        self.stats_published += 1
+        return batch
 
     def _track_motion(self, sample: CameraSample, mono: float) -> None:
-        m = self._motion[sample.camera]
-        if sample.motion:
-            m.last_seen_mono = mono
-            m.peak = max(m.peak, sample.motion_score)
-            if not m.active:
-                m.active = True
+        for ev in self._motion[sample.camera].update(mono, sample.motion, sample.motion_score):
+            if ev.end is None:
                 self._motion_change(MotionChange(sample.camera, True, sample.motion_score, sample.t_ms))
+            else:  # a sample after the hold closed the previous one (before the tick did)
+                self._end_motion(sample.camera, ev.peak)
+        if sample.motion:
+            self._motion_last_ms[sample.camera] = sample.t_ms
 
-    def _end_motion(self, camera: str, m: _Motion, ms: int) -> None:
-        self._motion_change(MotionChange(camera, False, m.peak, ms))
-        m.active, m.peak = False, 0.0
+    def _end_motion(self, camera: str, peak: float, at_ms: int | None = None) -> None:
+        """Motion is over: dated at its last sample that saw it (a hold never lengthens an event)."""
+        last = self._motion_last_ms.get(camera, self.clock.now_ms())
+        self._motion_change(MotionChange(camera, False, peak, last if at_ms is None else min(at_ms, last)))
 
     def _motion_change(self, change: MotionChange) -> None:
-        self.live.apply_motion(change)
         self.bus.publish(TOPIC_MOTION, change)
 
     def _publish(self, changes: list[StatusChange]) -> None:
@@ -129,26 +159,22 @@ class Monitor:
                 f" ({change.reason})" if change.reason else "",
                 change.previous or "starting",
             )
-            self.live.apply_status(change)
             self.bus.publish(TOPIC_STATUS, change)
             if change.state != "online" or change.previous is None:
-                m = self._motion[change.camera]
-                if m.active:
-                    self._end_motion(change.camera, m, change.since_ms)
+                ended = self._motion[change.camera].finish()
+                if ended is not None:
+                    self._end_motion(change.camera, ended.peak, change.since_ms)
 
     # -- tasks ---------------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Consume the channel until cancelled."""
-        while True:
-            batch = await self.channel.get_batch()
+        """Consume the channel until it is closed and empty."""
+        while batch := await self.channel.get_batch():
             for message in batch:
                 try:
                     self.handle(message)
                 except Exception:  # noqa: BLE001 - one bad message never stops the loop
                     log.exception("monitor: could not handle %r", type(message).__name__)
-            if not batch:
-                return  # channel closed
 
     async def run_ticks(self, every_s: float = 1.0) -> None:
         while True:

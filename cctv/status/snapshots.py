@@ -1,7 +1,8 @@
 """Latest JPEG snapshot per camera: kept in memory, mirrored to disk so a restart still has a picture.
 
-Disk writes are atomic (temp file + rename) and rate-limited per camera; they run on the caller's thread
-(the camera's worker), never on the event loop.
+Disk writes are atomic (temp file + rename) and rate-limited per camera; they run on the store's own writer
+thread, never on the caller's (the ingest node's event loop): only each camera's newest picture waits there, so
+the backlog is bounded by the number of cameras, and a slow disk delays pictures on disk, never the loop.
 
 Tiles are smaller than the snapshot: :meth:`SnapshotStore.sized` serves a copy scaled down to one of a few
 widths (:data:`SIZES`), cached per (camera, width) for the snapshot version it was made from, so 64 tiles on
@@ -101,19 +102,58 @@ class SnapshotStore:
         self._making: dict[tuple[str, int], threading.Lock] = {}
         self.resizes = 0  # scaled copies made (a cache miss each)
         self.resize_errors = 0
+        self._to_write: dict[str, StoredSnapshot] = {}  # camera -> newest picture not yet on disk
+        self._wake = threading.Condition(self._lock)
+        self._writer: threading.Thread | None = None
+        self._closed = False
+        self._writing = False
+        self.written = 0
 
     def _file(self, camera: str) -> Path:
         return self.root.joinpath(*camera.split("/")).with_suffix(".jpg")
 
     def put(self, camera: str, jpeg: bytes, t_ms: int) -> None:
+        """Keep ``jpeg`` as the camera's snapshot; queue it for the disk when its camera is due. Never blocks."""
         snap = StoredSnapshot(jpeg, t_ms)
         with self._lock:
             self._latest[camera] = snap
             due = t_ms - self._persisted_ms.get(camera, -(10**15)) >= self.persist_every_ms
-            if due:
+            if due and not self._closed:
                 self._persisted_ms[camera] = t_ms
-        if due:
-            self._persist(camera, snap)
+                self._to_write[camera] = snap
+                if self._writer is None:
+                    self._writer = threading.Thread(target=self._write_loop, name="snapshot-writer", daemon=True)
+                    self._writer.start()
+                self._wake.notify()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued picture is on disk (tests, shutdown); False if that took over ``timeout``."""
+        with self._lock:
+            return self._wake.wait_for(lambda: not self._to_write and not self._writing, timeout)
+
+    def close(self) -> None:
+        """Write what is queued, then stop the writer thread. Idempotent."""
+        with self._lock:
+            self._closed = True
+            self._wake.notify_all()
+            writer = self._writer
+        if writer is not None:
+            writer.join(30)
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._lock:
+                self._wake.wait_for(lambda: self._to_write or self._closed)
+                if not self._to_write:
+                    return  # closed and empty
+                batch, self._to_write = self._to_write, {}
+                self._writing = True
+            for camera, snap in batch.items():
+                self._persist(camera, snap)
+            with self._lock:
+                self._writing = False
+                self.written += len(batch)
+                self._wake.notify_all()
 
     def get(self, camera: str) -> StoredSnapshot | None:
         with self._lock:

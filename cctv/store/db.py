@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -63,3 +65,13 @@ def current_revisions(engine: Engine) -> set[str]:
 
 def head_revisions() -> set[str]:
     return set(ScriptDirectory.from_config(_alembic_config()).get_heads())
+
+
+@contextlib.contextmanager
+def transaction(engine: Engine, conn: Connection | None = None) -> Iterator[Connection]:
+    """``conn`` as it is (the caller owns its transaction), or a new transaction on ``engine``."""
+    if conn is not None:
+        yield conn
+        return
+    with engine.begin() as new:
+        yield new

@@ -1,8 +1,9 @@
 """Store operations on recording segments. Writes go through the Store's one writer thread.
 
-Threads that write segments (camera workers) call ``Store.submit_write`` and do not wait; the order of
-writes is the order of submission, which keeps "file complete → row" and "garbage → unlink → delete row"
-sequences intact.
+Rows of newly recorded segments arrive on the bus (topic ``segment``) and the store writer
+(cctv/store/writer.py) adds them in batches; maintenance (reconciliation, retention) writes through
+``Store.awrite``. The order of writes on the one writer thread keeps "file complete → row" and
+"garbage → unlink → delete row" sequences intact.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy import Connection, delete, exists, func, insert, select, update
 
 from cctv.recording import Segment
+from cctv.store.db import transaction
 from cctv.store.segment_models import SegmentLock, SegmentRow
 from cctv.store.store import Store
 
@@ -28,8 +30,8 @@ class NewSegment:
     packets: int
 
 
-def add_segment(store: Store, seg: NewSegment) -> int:
-    with store.engine.begin() as conn:
+def add_segment(store: Store, seg: NewSegment, conn: Connection | None = None) -> int:
+    with transaction(store.engine, conn) as conn:
         res = conn.execute(
             insert(SegmentRow).values(
                 camera=seg.camera, start_ms=seg.start_ms, end_ms=seg.end_ms, path=seg.path,

@@ -15,12 +15,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Engine, and_, delete, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from cctv.status.messages import StatusChange
-from cctv.store.db import make_engine, migrate
+from cctv.store.db import make_engine, migrate, transaction
 from cctv.store.models import MotionEvent, NodeHeartbeat, StatusInterval
 
 log = logging.getLogger(__name__)
@@ -76,9 +76,10 @@ class Store:
 
     # -- writes (call on the writer thread through awrite, or directly from a CLI) ----------------
 
-    def apply_status_change(self, change: StatusChange) -> None:
-        """Close the camera's open interval at ``since_ms`` and open the new one, in one transaction."""
-        with self.engine.begin() as conn:
+    def apply_status_change(self, change: StatusChange, conn: Connection | None = None) -> None:
+        """Close the camera's open interval at ``since_ms`` and open the new one, in one transaction (``conn``'s,
+        when given: the store writer batches many changes into one)."""
+        with transaction(self.engine, conn) as conn:
             conn.execute(
                 update(StatusInterval)
                 .where(StatusInterval.camera == change.camera, StatusInterval.end_ms.is_(None))
@@ -147,8 +148,8 @@ class Store:
                 )
             )
 
-    def start_motion_event(self, camera: str, start_ms: int, score: float) -> int:
-        with self.engine.begin() as conn:
+    def start_motion_event(self, camera: str, start_ms: int, score: float, conn: Connection | None = None) -> int:
+        with transaction(self.engine, conn) as conn:
             res = conn.execute(
                 MotionEvent.__table__.insert()
                 .values(camera=camera, start_ms=start_ms, end_ms=None, peak_score=score)
@@ -156,8 +157,9 @@ class Store:
             )
             return int(res.scalar_one())
 
-    def end_motion_event(self, event_id: int, end_ms: int, peak_score: float) -> None:
-        with self.engine.begin() as conn:
+    def end_motion_event(self, event_id: int, end_ms: int, peak_score: float,
+                         conn: Connection | None = None) -> None:
+        with transaction(self.engine, conn) as conn:
             conn.execute(
                 update(MotionEvent)
                 .where(MotionEvent.id == event_id)
@@ -208,6 +210,21 @@ class Store:
         ).where(StatusInterval.end_ms.is_(None))
         with self.engine.connect() as conn:
             return {row[0]: Interval(*row) for row in conn.execute(q)}
+
+    def live_state(self) -> tuple[list[Interval], list[str]]:
+        """What a live model starts from: every open status interval, and the cameras with an open motion
+        event (read in one transaction, so the two agree)."""
+        q = select(
+            StatusInterval.camera,
+            StatusInterval.state,
+            StatusInterval.reason,
+            StatusInterval.start_ms,
+            StatusInterval.end_ms,
+        ).where(StatusInterval.end_ms.is_(None))
+        with self.engine.connect() as conn:
+            intervals = [Interval(*row) for row in conn.execute(q)]
+            motion = [r[0] for r in conn.execute(select(MotionEvent.camera).where(MotionEvent.end_ms.is_(None)))]
+        return intervals, motion
 
     def motion_events(self, camera: str, since_ms: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
         q = select(MotionEvent.start_ms, MotionEvent.end_ms, MotionEvent.peak_score).where(

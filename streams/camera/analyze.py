@@ -23,12 +23,13 @@ import av
 
 from cctv.analysis.analyzer import Analyzer, CheckParams
 from cctv.analysis.events import Event, EventTracker
+from cctv.config.models import Status
 from cctv.status.messages import Reason
 from streams.camera.opener import FileOpener, OpenError, OpenParams, PyAVRtspOpener
 from streams.camera.pipeline import y_plane
 
 EVENT_KINDS = ("black", "dark", "covered", "blurred", "frozen", "moved", "low_fps")
-MOTION_HOLD_S = 4.0  # a motion event ends after this long without motion
+MOTION_HOLD_S = Status().motion_hold_s  # the monitor's rule: a motion event ends this long after its last sample
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,10 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    params, decode, sample_fps = _settings(args)
+    params, decode, sample_fps, hold_s = _settings(args)
     out = sys.stdout
     try:
-        run_analysis(args.video, params, decode, sample_fps, lambda rec: _print(rec, args.json, out))
+        run_analysis(args.video, params, decode, sample_fps, lambda rec: _print(rec, args.json, out), hold_s)
     except OpenError as exc:
         print(f"cctv analyze: cannot read {_safe(args.video)}: {exc}", file=sys.stderr)
         return 2
@@ -55,9 +56,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
-def _settings(args: argparse.Namespace) -> tuple[CheckParams, str, float]:
+def _settings(args: argparse.Namespace) -> tuple[CheckParams, str, float, float]:
     if not args.config:
-        return CheckParams(), args.decode or "keyframes", 2.0
+        return CheckParams(), args.decode or "keyframes", 2.0, MOTION_HOLD_S
     from cctv.config.cli import load_or_exit
     from streams.camera.params import check_params, config_cameras
 
@@ -71,10 +72,11 @@ def _settings(args: argparse.Namespace) -> tuple[CheckParams, str, float]:
     decode = args.decode or (cam.decode if cam is not None and cam.decode else config.ingest.decode)
     if decode == "off":
         decode = "keyframes"
-    return check_params(config, cam), decode, config.ingest.sample_fps
+    return check_params(config, cam), decode, config.ingest.sample_fps, config.status.motion_hold_s
 
 
-def run_analysis(video: str, params: CheckParams, decode: str, sample_fps: float, emit) -> list[Event]:
+def run_analysis(video: str, params: CheckParams, decode: str, sample_fps: float, emit,
+                 motion_hold_s: float = MOTION_HOLD_S) -> list[Event]:
     """Analyse ``video``; ``emit(record)`` gets every sample and event record. Returns the events."""
     is_url = "://" in video
     if not is_url and not Path(video).is_file():
@@ -83,7 +85,7 @@ def run_analysis(video: str, params: CheckParams, decode: str, sample_fps: float
     container = opener.open(video, OpenParams())
     analyzer = Analyzer("analyze", params)
     trackers = {k: EventTracker(k, 0.0) for k in EVENT_KINDS}
-    trackers["motion"] = EventTracker("motion", MOTION_HOLD_S)
+    trackers["motion"] = EventTracker("motion", motion_hold_s)
     events: list[Event] = []
     t0: float | None = None
     last_sample: float | None = None

@@ -19,7 +19,7 @@ from typing import Any
 from cctv.analysis.analyzer import CheckParams
 from cctv.clock import Clock
 from cctv.redact import redact_url
-from cctv.status.channel import DropOldestChannel
+from cctv.status.channel import Channel
 from cctv.status.messages import Reason, SnapshotReady, WorkerEvent
 from cctv.status.snapshots import SnapshotStore
 from streams.camera.backoff import Backoff
@@ -56,7 +56,7 @@ class CameraWorker:
         opener: StreamOpener,
         params: WorkerParams,
         checks: CheckParams,
-        out: DropOldestChannel[Any],
+        out: Channel[Any],
         snapshots: SnapshotStore | None,
         clock: Clock,
         recorder: SegmentRecorder | None = None,
@@ -164,4 +164,7 @@ class CameraWorker:
             self._emit(SnapshotReady(camera, ms))
 
     def _emit(self, message: Any) -> None:
-        self.out.put(message)
+        if isinstance(message, WorkerEvent):
+            self.out.put_keep(message)  # a lost connection event would be a wrong state
+        else:
+            self.out.put(message)

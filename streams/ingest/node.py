@@ -14,10 +14,11 @@ from cctv.alerts.node import DISK_FULL, DISK_LOW, Observation
 from cctv.alerts.node_writer import NodeAlertWriter
 from cctv.app.services import Services
 from cctv.recording import RetentionPolicy, recordings_root
-from cctv.status.channel import DropOldestChannel
+from cctv.status.channel import Channel
 from cctv.status.machine import StatusParams
+from cctv.status.messages import TOPIC_SEGMENT
 from cctv.status.monitor import Monitor
-from cctv.store.segments import NewSegment, add_segment
+from cctv.store.segments import NewSegment
 from streams.ingest.pool import ShardPool, default_procs
 from streams.recording.maintenance import RetentionTask, reconcile_recordings
 
@@ -29,7 +30,7 @@ class IngestNode:
                  shard_module: str = "streams.ingest.shard") -> None:
         cfg = services.config
         self.services = services
-        self.channel: DropOldestChannel[Any] = DropOldestChannel(cfg.ingest.queue_size * 8)
+        self.channel: Channel[Any] = Channel(cfg.ingest.queue_size * 8)
         rec = cfg.recording
         self.recordings = Path(recordings_root(cfg.data_dir, rec.dir))
         self.retention = RetentionTask(
@@ -55,8 +56,9 @@ class IngestNode:
             StatusParams(st.offline_after_s, st.degraded_after_s, st.recover_after_s),
             self.channel,
             services.bus,
-            services.live,
             services.clock,
+            motion_hold_s=st.motion_hold_s,
+            stats_every_s=st.stats_every_s,
         )
         self.node_alerts = NodeAlertWriter(
             services.store, socket.gethostname(), (DISK_FULL, DISK_LOW), self._observe_disk, services.clock,
@@ -80,8 +82,7 @@ class IngestNode:
         return seen
 
     def _on_segment(self, seg: NewSegment) -> None:
-        store = self.services.store
-        store.submit_write(add_segment, store, seg)
+        self.services.bus.publish(TOPIC_SEGMENT, seg)  # the store writer indexes it (never dropped)
 
     async def _reconcile(self, cameras: tuple[str, ...]) -> None:
         store = self.services.store
@@ -127,6 +128,8 @@ class IngestNode:
         return self.pool.health() | {
             "channel_dropped": self.channel.dropped,
             "channel_queued": len(self.channel),
+            "channel_keep_high_water": self.channel.keep_high_water,
+            "stats_published": self.monitor.stats_published,
             "monitor_handled": self.monitor.handled,
             "retention_deleted": self.retention.deleted,
             "retention_errors": self.retention.errors,

@@ -3,8 +3,9 @@
 Cameras are dealt to ``n`` processes in config order (balanced to within one camera). Each process is
 supervised: when it exits unasked, its cameras are reported disconnected (reason ``error``, "ingest process
 exited"), the segments it may have left half-written are reconciled, and it is started again after a backoff.
-Everything a process sends lands in the node's bounded channel (status machine), the snapshot store or the
-store's writer thread (segment rows).
+Everything a process sends lands in the node's channel for the status machine (connection events on its
+never-dropped lane, stats and samples on its bounded one), the snapshot store, or — segment rows — the bus
+(``on_segment``), whose store writer indexes them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from cctv.clock import Clock
 from cctv.config.models import Config
-from cctv.status.channel import DropOldestChannel
+from cctv.status.channel import Channel
 from cctv.status.messages import Reason, Snapshot, SnapshotReady, WorkerEvent
 from cctv.status.snapshots import SnapshotStore
 from cctv.store.segments import NewSegment
@@ -61,7 +62,7 @@ class ShardPool:
         cameras: list[str],
         procs: int,
         recordings_root: Path,
-        channel: DropOldestChannel[Any],
+        channel: Channel[Any],
         snapshots: SnapshotStore,
         on_segment: Callable[[NewSegment], object],
         clock: Clock,
@@ -122,7 +123,7 @@ class ShardPool:
                       len(shard.spec.cameras), code)
             now = self.clock.now_ms()
             for cam in shard.spec.cameras:
-                self.channel.put(WorkerEvent(cam, "disconnected", now, Reason.ERROR,
+                self.channel.put_keep(WorkerEvent(cam, "disconnected", now, Reason.ERROR,
                                              f"ingest process exited (code {code}); restarting"))
             if self.reconcile is not None:
                 try:
@@ -183,6 +184,8 @@ class ShardPool:
             self.on_segment(msg)
         elif isinstance(msg, ShardHealth):
             shard.health = msg
+        elif isinstance(msg, WorkerEvent):
+            self.channel.put_keep(msg)  # never dropped, on this side of the pipe either
         else:
             self.channel.put(msg)
 

@@ -6,8 +6,9 @@ to stderr. It stops when stdin closes — the parent's way of saying stop, and w
 dies — finishing open recording segments first.
 
 Cameras the native RTSP client reads (RTSP over TCP) share the event loop; others get a PyAV worker thread.
-Everything goes up through one bounded, drop-oldest, counted channel; connection events and recorded segments
-go through a lane that is never dropped (they are few, and losing one would mislead the status or the index).
+Everything goes up through one :class:`~cctv.status.channel.Channel`: connection events and recorded segments
+on its keep lane (never dropped: they are few, and losing one would mislead the status or the index), samples,
+stats and snapshots on its bounded, drop-oldest, counted lane — in the order they happened.
 """
 
 from __future__ import annotations
@@ -19,14 +20,13 @@ import os
 import signal
 import sys
 import time
-from collections import deque
 from pathlib import Path
 from typing import Any
 
 from cctv.clock import SystemClock
 from cctv.config.models import Config
 from cctv.sites import CameraSite, Sites
-from cctv.status.channel import DropOldestChannel
+from cctv.status.channel import Channel
 from cctv.status.messages import Reason, Snapshot, WorkerEvent
 from streams.camera.backoff import Backoff
 from streams.camera.breaker import AuthBreaker
@@ -56,13 +56,11 @@ class Shard:
         self.spec = spec
         self.config = Config.model_validate(spec.config)
         self.clock = SystemClock()
-        self.out: DropOldestChannel[Any] = DropOldestChannel(self.config.ingest.queue_size * 8)
-        self.lane: deque[Any] = deque()  # never dropped: WorkerEvent, NewSegment
+        self.out: Channel[Any] = Channel(self.config.ingest.queue_size * 8)
         self.lag = LagHistogram()
         self.native: list[NativeCamera] = []
         self.threads: list[CameraWorker] = []
         self.errors = 0
-        self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self._build()
@@ -117,9 +115,7 @@ class Shard:
             self.out.put(message)
 
     def _important(self, message: Any) -> None:
-        self.lane.append(message)  # from the loop or (NewSegment, WorkerEvent) a worker thread
-        if self._wake is not None and self._loop is not None:
-            self._loop.call_soon_threadsafe(self._wake.set)
+        self.out.put_keep(message)  # from the loop or (NewSegment, WorkerEvent) a worker thread
 
     def _snapshot(self, camera: str, jpeg: bytes, ms: int) -> None:
         self.out.put(Snapshot(camera, ms, jpeg))
@@ -128,7 +124,6 @@ class Shard:
 
     async def run(self, writer: asyncio.StreamWriter, stdin: asyncio.StreamReader) -> None:
         self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
         self.out.bind(self._loop)
         cams = [asyncio.create_task(self._run_native(c), name=f"cam:{c.camera}") for c in self.native]
         for w in self.threads:
@@ -160,26 +155,10 @@ class Shard:
             w.join(max(0.0, deadline - time.monotonic()))
 
     async def _uplink(self, writer: asyncio.StreamWriter) -> None:
-        assert self._wake is not None
-        while True:
-            get = asyncio.ensure_future(self.out.get_batch())
-            wake = asyncio.ensure_future(self._wake.wait())
-            await asyncio.wait({get, wake}, return_when=asyncio.FIRST_COMPLETED)
-            wake.cancel()
-            self._wake.clear()
-            important = [self.lane.popleft() for _ in range(len(self.lane))]
-            batch: list[Any] | None = None
-            if get.done():
-                batch = get.result()  # [] only when the channel is closed and empty
-            else:
-                get.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await get
-            if important or batch:
-                writer.write(encode(important + (batch or [])))
-                await writer.drain()
-            elif batch is not None:
-                return
+        """Everything the channel holds, one frame at a time, until it is closed and empty."""
+        while batch := await self.out.get_batch():
+            writer.write(encode(batch))
+            await writer.drain()
 
     async def _health(self) -> None:
         while True:

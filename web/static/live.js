@@ -69,8 +69,24 @@
       setField(el, "reason_text", m.reason_text);
       setField(el, "since_text", m.since_text);
     });
+  }
+
+  // counts of the area and of the children that changed (at most once a second); hello and resync carry all
+  function onCounts(m) {
     if (m.counts) setCounts(area, m.counts);
     Object.keys(m.child_counts || {}).forEach(function (p) { setCounts(p, m.child_counts[p]); });
+  }
+
+  // hello / resync: the whole picture again (after a reconnect, or when the server had to drop messages)
+  function onSnapshotOfArea(m) {
+    onCounts(m);
+    Object.keys(m.cameras || {}).forEach(function (p) {
+      var c = m.cameras[p];
+      onStatus(c);
+      emit("cctv:status", Object.assign({ type: "status" }, c));
+      if (c.motion !== undefined) onMotion(c);
+      if (c.snapshot_ms) onSnapshot(p, c.snapshot_ms);
+    });
   }
 
   // -- snapshots: one load at a time per picture; a newer version waits for the current load to end --------
@@ -146,12 +162,18 @@
     var proto = location.protocol === "https:" ? "wss:" : "ws:";
     var ws = new WebSocket(proto + "//" + location.host + "/ws?area=" + encodeURIComponent(area));
     var opened = false;
+    var seq = 0; // every server message carries the socket's next sequence number; a gap asks for a resync
     socket = ws;
     ws.onopen = function () { opened = true; backoff = 1000; setLive(true); sendWatch(); };
     ws.onmessage = function (ev) {
       var m;
       try { m = JSON.parse(ev.data); } catch (e) { return; }
-      if (m.type === "hello") { setCounts(area, m.counts); }
+      if (typeof m.seq === "number") {
+        if (seq && m.seq !== seq + 1 && m.type !== "resync") ws.send(JSON.stringify({ type: "resync" }));
+        seq = m.seq;
+      }
+      if (m.type === "hello" || m.type === "resync") { onSnapshotOfArea(m); }
+      else if (m.type === "counts") { onCounts(m); }
       else if (m.type === "status") { onStatus(m); emit("cctv:status", m); }
       else if (m.type === "snapshot") { onSnapshot(m.camera, m.t_ms); }
       else if (m.type === "snapshots") {

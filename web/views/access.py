@@ -16,7 +16,7 @@ from aiohttp import web
 
 from cctv.accounts.policy import NO_SCOPE, Perm, Principal, Scope, safe_next
 from cctv.app.services import Services
-from cctv.rollup.tally import Counts, count_states
+from cctv.rollup.tally import Counts
 from cctv.sites import Area, normalize
 from cctv.status.live_model import CameraLive
 from web.errors import CctvError
@@ -71,7 +71,9 @@ def area_cameras(request: web.Request, area: Area) -> list[CameraLive]:
 
 
 def area_counts(request: web.Request, area: Area) -> Counts:
-    return count_states((c.state, c.reason, c.motion) for c in area_cameras(request, area))
+    """The area's counts as the caller sees them (a scoped city: the sum of the scope roots), from the per-area
+    aggregates: never a walk over the area's cameras."""
+    return services(request).aggregates.scoped(area.path, scope_of(request).roots)
 
 
 def visible_breadcrumbs(request: web.Request, path: str) -> list[Area]:
@@ -135,7 +137,7 @@ def camera_json(cam: CameraLive) -> dict[str, Any]:
 
 
 def area_json(request: web.Request, area: Area) -> dict[str, Any]:
-    live = services(request).live
+    aggregates = services(request).aggregates
     sites = services(request).sites
     return {
         "path": area.path,
@@ -148,7 +150,7 @@ def area_json(request: web.Request, area: Area) -> dict[str, Any]:
                 "path": child,
                 "name": sites.area(child).name,
                 "level": sites.area(child).level,
-                "counts": live.counts(child).as_dict(),
+                "counts": aggregates.counts(child).as_dict(),
             }
             for child in area.children
         ],

@@ -23,13 +23,12 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from cctv.accounts.policy import Perm
-from cctv.audit.query import MAX_PAGE, AuditFilter, ChainChecker, search
+from cctv.audit.query import MAX_PAGE, AuditFilter, search
 from web.errors import CctvError
 from web.i18n import format_ms, lang_of
-from web.keys import TIMEZONE
+from web.keys import AUDIT_CHAIN, TIMEZONE
 from web.views.access import int_param, render, require, services, tr
 
-AUDIT_CHAIN = web.AppKey("audit_chain", ChainChecker)
 FIELDS = ("actor", "action", "object", "from", "to")
 MAX_SEQ = 2**62
 

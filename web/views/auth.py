@@ -14,9 +14,9 @@ from aiohttp import web
 
 from cctv.accounts.policy import safe_next
 from web.i18n import lang_of, translate
+from web.keys import LIMITER
 from web.security import (
     COOKIE,
-    LIMITER,
     SESSION,
     clear_session_cookie,
     pre_session_csrf,

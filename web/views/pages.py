@@ -77,7 +77,7 @@ def _area_page(request: web.Request, path: str) -> web.Response:
             "path": child,
             "name": svc.sites.area(child).name,
             "level": svc.sites.area(child).level,
-            "counts": svc.live.counts(child).as_dict(),
+            "counts": svc.aggregates.counts(child).as_dict(),
         }
         for child in area.children
     ]

@@ -73,10 +73,7 @@ def _choice(request: web.Request, name: str, allowed: tuple[str, ...], default: 
 
 async def _area(request: web.Request, path: str) -> Area:
     require(request, Perm.STATS)
-    area = area_or_404(request, path)
-    svc = services(request)
-    await svc.rollup.start(svc.store, svc.bus, svc.clock)  # no-op once CoreRuntime (or a view) started it
-    return area
+    return area_or_404(request, path)
 
 
 @routes.get("/tech", name="tech_city")

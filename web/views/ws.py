@@ -1,15 +1,14 @@
 """``GET /ws?area=PATH``: live updates for the cameras of one area ("" or absent = the city).
 
-One bus subscription per socket (bounded: the bus drops the oldest when the socket falls behind), closed
-when the socket closes. Messages (see docs/web.md): ``hello``, ``status``, ``snapshot``, ``snapshots``,
-``motion``, ``error``. Texts meant for the page (state label, reason in words, since) come in the socket's
-language.
+The socket registers a :class:`~web.socket_hub.SocketFeed` with the process's hub (one bus subscription for
+every socket); what reaches its queue is already filtered to its area and scope. Messages (docs/web.md):
+``hello``, ``status``, ``motion``, ``counts``, ``snapshot``, ``snapshots``, ``resync``, ``error``; each
+carries ``seq``. Texts meant for the page come in the socket's language.
 
 The page may say which cameras it shows: ``{"type": "watch", "cameras": [PATH, ...]}`` (at most
 ``MAX_WATCH``). From then on snapshot news is sent for those cameras only, gathered into one ``snapshots``
-message per ``SNAPSHOT_EVERY_S`` — a wall of 64 tiles over a city of thousands of cameras gets one small
-message a second, not a message per snapshot of every camera. Status and motion are sent for every camera of
-the area, at once (counts and colours must not wait). Paths outside the area or the scope are ignored.
+message per ``SNAPSHOT_EVERY_S``. ``{"type": "resync"}`` asks for a fresh snapshot of the area (a page that
+saw a gap in ``seq``). Paths outside the area or the scope are ignored.
 """
 
 from __future__ import annotations
@@ -22,28 +21,15 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from cctv.accounts.policy import Perm, Scope
-from cctv.app.services import Services
-from cctv.rollup.tally import Counts
-from cctv.sites import Area, is_within
-from cctv.status.bus import Subscription
-from cctv.status.messages import (
-    TOPIC_MOTION,
-    TOPIC_SNAPSHOT,
-    TOPIC_STATUS,
-    MotionChange,
-    SnapshotReady,
-    StatusChange,
-)
-from web.i18n import format_ms, iso_utc, lang_of, reason_text, translate
-from web.keys import TIMEZONE, WEBSOCKETS
-from web.views.access import area_counts, area_or_404, require, scope_of, services
+from cctv.accounts.policy import Perm
+from web.i18n import lang_of, translate
+from web.keys import SOCKET_HUB, TIMEZONE, WEBSOCKETS
+from web.socket_hub import MAX_WATCH, SocketFeed, SocketHub
+from web.views.access import area_or_404, require, scope_of
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 20.0
-QUEUE = 512
-MAX_WATCH = 256
 SNAPSHOT_EVERY_S = 1.0
 MAX_CLIENT_MESSAGE = 64 * 1024
 
@@ -54,26 +40,26 @@ routes = web.RouteTableDef()
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     require(request, Perm.LIVE)  # no login: 401, a role without live pictures: 403, before the upgrade
     area = area_or_404(request, request.query.get("area", ""))  # unknown or out of scope: 404
-    svc = services(request)
+    hub = request.app[SOCKET_HUB]
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=MAX_CLIENT_MESSAGE)
     await ws.prepare(request)
     request.app[WEBSOCKETS].add(ws)
-    sub = svc.bus.subscribe(TOPIC_STATUS, TOPIC_SNAPSHOT, TOPIC_MOTION, maxlen=QUEUE)
+    feed = SocketFeed(area, scope_of(request), lang_of(request), request.app[TIMEZONE])
+    hub.register(feed)  # before the hello: what changes after it is queued, nothing falls in between
     tasks: list[asyncio.Task[None]] = []
     try:
-        fmt = _Formatter(request, svc, area, scope_of(request))
-        await ws.send_json({"type": "hello", "area": area.path, "counts": fmt.counts().as_dict()})
-        tasks.append(asyncio.create_task(_forward(ws, sub, fmt)))
-        tasks.append(asyncio.create_task(_flush_snapshots(ws, fmt)))
+        await _send(ws, feed, hub.snapshot(feed, "hello"))
+        tasks.append(asyncio.create_task(_forward(ws, feed, hub)))
+        tasks.append(asyncio.create_task(_flush_snapshots(ws, feed)))
         async for msg in ws:  # ends when the socket closes
             if msg.type == WSMsgType.TEXT:
-                error = fmt.client_message(msg.data)
+                error = client_message(feed, msg.data)
                 if error is not None:
-                    await ws.send_json({"type": "error", "detail": error})
+                    await _send(ws, feed, {"type": "error", "detail": error})
     except ConnectionResetError:
         log.debug("websocket for area %r went away", area.path)
     finally:
-        sub.close()
+        hub.unregister(feed)
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -83,12 +69,22 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-async def _forward(ws: web.WebSocketResponse, sub: Subscription, fmt: _Formatter) -> None:
+async def _send(ws: web.WebSocketResponse, feed: SocketFeed, message: dict[str, Any]) -> None:
+    await ws.send_json({**message, "seq": feed.next_seq()})
+
+
+async def _forward(ws: web.WebSocketResponse, feed: SocketFeed, hub: SocketHub) -> None:
     try:
-        async for topic, message in sub:
-            out = fmt.message(topic, message)
-            if out is not None:
-                await ws.send_json(out)
+        while not ws.closed:
+            await feed.wake.wait()
+            feed.wake.clear()
+            if feed.resync:
+                feed.resync = False
+                hub.resyncs += 1
+                await _send(ws, feed, hub.snapshot(feed, "resync"))
+                continue
+            while feed.queue and not feed.resync:
+                await _send(ws, feed, feed.queue.popleft())
     except ConnectionResetError:
         pass
     except Exception:
@@ -96,95 +92,39 @@ async def _forward(ws: web.WebSocketResponse, sub: Subscription, fmt: _Formatter
         await ws.close(code=WSCloseCode.INTERNAL_ERROR)
 
 
-async def _flush_snapshots(ws: web.WebSocketResponse, fmt: _Formatter) -> None:
+async def _flush_snapshots(ws: web.WebSocketResponse, feed: SocketFeed) -> None:
     """Every SNAPSHOT_EVERY_S: one ``snapshots`` message with the latest version of each watched camera."""
     try:
         while not ws.closed:
             await asyncio.sleep(SNAPSHOT_EVERY_S)
-            if fmt.pending:
-                batch, fmt.pending = fmt.pending, {}
-                await ws.send_json({"type": "snapshots", "cameras": batch})
+            if feed.pending:
+                batch, feed.pending = feed.pending, {}
+                feed.offer({"type": "snapshots", "cameras": batch})
     except ConnectionResetError:
         pass
 
 
-class _Formatter:
-    """Turns bus messages into the socket's JSON, dropping cameras outside the subscribed area."""
-
-    def __init__(self, request: web.Request, svc: Services, area: Area, scope: Scope) -> None:
-        self.svc = svc
-        self.area = area
-        self.scope = scope  # checked on every message: nothing about a camera outside it is ever sent
-        self.request = request
-        self.lang = lang_of(request)
-        self.tz = request.app[TIMEZONE]
-        self.watch: frozenset[str] | None = None  # None: the page never said; every snapshot, one by one
-        self.pending: dict[str, int] = {}  # watched camera -> latest snapshot t_ms not yet sent
-
-    def client_message(self, text: str) -> str | None:
-        """Act on what the page sent; an error text (in the socket's language) when it makes no sense."""
-        try:
-            m = json.loads(text)
-        except ValueError:
-            return translate("ws.bad_message", self.lang, why="JSON")
-        if not isinstance(m, dict) or m.get("type") != "watch":
-            return translate("ws.bad_message", self.lang, why="type")
-        cams = m.get("cameras")
-        if not isinstance(cams, list) or not all(isinstance(c, str) for c in cams) or len(cams) > MAX_WATCH:
-            return translate("ws.bad_watch", self.lang, n=MAX_WATCH)
-        self.watch = frozenset(c for c in cams if self._visible(c))
-        self.pending = {c: t for c, t in self.pending.items() if c in self.watch}
+def client_message(feed: SocketFeed, text: str) -> str | None:
+    """Act on what the page sent; an error text (in the socket's language) when it makes no sense."""
+    try:
+        m = json.loads(text)
+    except ValueError:
+        return translate("ws.bad_message", feed.lang, why="JSON")
+    if not isinstance(m, dict):
+        return translate("ws.bad_message", feed.lang, why="type")
+    if m.get("type") == "resync":
+        feed.resync = True
+        feed.queue.clear()
+        feed.wake.set()
         return None
-
-    def _visible(self, camera: str) -> bool:
-        return is_within(camera, self.area.path) and self.scope.covers(camera)
-
-    def message(self, topic: str, m: Any) -> dict[str, Any] | None:
-        camera = getattr(m, "camera", None)
-        if not isinstance(camera, str) or not self._visible(camera):
-            return None
-        if topic == TOPIC_STATUS and isinstance(m, StatusChange):
-            return self.status(m)
-        if topic == TOPIC_SNAPSHOT and isinstance(m, SnapshotReady):
-            if self.watch is None:
-                return {"type": "snapshot", "camera": m.camera, "t_ms": m.t_ms}
-            if m.camera in self.watch:
-                self.pending[m.camera] = m.t_ms
-            return None
-        if topic == TOPIC_MOTION and isinstance(m, MotionChange):
-            return {
-                "type": "motion",
-                "camera": m.camera,
-                "motion": m.motion,
-                "score": m.score,
-                "t_ms": m.t_ms,
-            }
-        return None
-
-    def counts(self) -> Counts:
-        return area_counts(self.request, self.area)
-
-    def status(self, m: StatusChange) -> dict[str, Any]:
-        live = self.svc.live
-        child_counts = {}
-        for child in self.area.children:  # only the child that holds the camera changed
-            if is_within(m.camera, child):
-                child_counts[child] = live.counts(child).as_dict()
-                break
-        state = str(m.state)
-        return {
-            "type": "status",
-            "camera": m.camera,
-            "state": state,
-            "reason": m.reason,
-            "since": iso_utc(m.since_ms),
-            "since_ms": m.since_ms,
-            "state_label": translate(f"state.{state}", self.lang),
-            "reason_text": reason_text(state, m.reason, self.lang),
-            "since_text": format_ms(m.since_ms, self.tz, self.lang),
-            "counts": self.counts().as_dict(),
-            "child_counts": child_counts,
-        }
+    if m.get("type") != "watch":
+        return translate("ws.bad_message", feed.lang, why="type")
+    cams = m.get("cameras")
+    if not isinstance(cams, list) or not all(isinstance(c, str) for c in cams) or len(cams) > MAX_WATCH:
+        return translate("ws.bad_watch", feed.lang, n=MAX_WATCH)
+    feed.watch = frozenset(c for c in cams if feed.visible(c))
+    feed.pending = {c: t for c, t in feed.pending.items() if c in feed.watch}
+    return None
 
 
 async def close_all(app: web.Application) -> None:

@@ -1,0 +1,180 @@
+"""What runs on a node, in one ordered list: started top to bottom, stopped bottom to top.
+
+``node_steps`` is the list for ``cctv run`` (and, with ``ingest`` off, a web-only process): crash recovery
+first, then the bus subscribers that write (store writer, alert writer), the models the pages read (roll-up
+history, live model, area aggregates), the heartbeat and the export runner, and last the producers (ingest).
+Stopping mirrors it: producers first, then the writers write what is queued, then open intervals are closed.
+A step that fails to start stops the ones already started, then the error goes up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cctv.alerts.camera_writer import AlertWriter
+from cctv.app.services import Services
+from cctv.store.writer import StoreWriter
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    name: str
+    start: Callable[[], Awaitable[Any]]
+    stop: Callable[[], Awaitable[Any]]
+
+
+async def _nothing() -> None:
+    return None
+
+
+class Lifecycle:
+    def __init__(self, steps: list[Step]) -> None:
+        self.steps = steps
+        self._started: list[Step] = []
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.steps]
+
+    async def start(self) -> None:
+        for step in self.steps:
+            try:
+                await step.start()
+            except BaseException:
+                log.exception("starting %s failed; stopping what started", step.name)
+                await self.stop()
+                raise
+            self._started.append(step)
+
+    async def stop(self) -> None:
+        """Stop what started, in reverse order; a step that fails to stop is logged, the others still stop."""
+        while self._started:
+            step = self._started.pop()
+            try:
+                await step.stop()
+            except Exception:  # noqa: BLE001
+                log.exception("stopping %s failed", step.name)
+
+
+class Task:
+    """A long-lived coroutine as a step: created at start, cancelled (then awaited) at stop."""
+
+    def __init__(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        self.name, self.run = name, run
+        self.task: asyncio.Task[None] | None = None
+
+    def step(self) -> Step:
+        return Step(self.name, self.start, self.stop)
+
+    async def start(self) -> None:
+        self.task = asyncio.create_task(self.run(), name=self.name)  # type: ignore[arg-type]
+
+    async def stop(self) -> None:
+        task, self.task = self.task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+class History:
+    """Crash recovery before anything writes, and at stop the intervals this node had open closed at now."""
+
+    def __init__(self, services: Services, node_id: str) -> None:
+        self.s = services
+        self.node_id = node_id
+        self.started_ms = services.clock.now_ms()
+        self.cameras = [c.path for c in services.sites.cameras if c.enabled]  # every camera, on one node
+
+    async def start(self) -> None:
+        store = self.s.store
+        await store.awrite(store.recover_after_crash, self.s.clock.now_ms(), self.cameras)
+        await asyncio.to_thread(self.s.exports.recover)  # exports a crash left half-done: back to approved
+        await self.beat()
+
+    async def stop(self) -> None:
+        store, now = self.s.store, self.s.clock.now_ms()
+        await store.awrite(store.close_open_intervals, now, self.cameras)
+        await self.beat()
+
+    async def beat(self) -> None:
+        store = self.s.store
+        await store.awrite(store.heartbeat, self.node_id, self.started_ms, self.s.clock.now_ms())
+
+    async def beat_forever(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            try:
+                await self.beat()
+            except Exception:  # noqa: BLE001
+                log.exception("heartbeat: could not write")
+
+
+class Writers:
+    """The bus subscribers that write: the store writer (intervals, motion, segments) and the alert writer."""
+
+    def __init__(self, services: Services) -> None:
+        s = services
+        self.store = StoreWriter(s.store, s.bus)
+        self.alerts = AlertWriter(s.store, s.bus, s.clock, s.alerts, int(s.config.alerts.stable_after_s * 1000))
+        self._task: asyncio.Task[None] | None = None
+        services.health_probes.append(self.health)
+
+    async def start(self) -> None:
+        await self.alerts.start()
+        self._task = asyncio.create_task(self.store.run(), name="store-writer")
+
+    async def stop(self) -> None:
+        """After the producers stopped: write what is queued (never cancel a write in flight)."""
+        self.store.finish()
+        if self._task is not None:
+            await self._task
+        await self.alerts.stop()
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "store_written": self.store.written,
+            "store_errors": self.store.errors,
+            "store_dropped": self.store.dropped,
+            "store_queued": self.store.queued,
+            "alerts_written": self.alerts.written,
+            "alert_errors": self.alerts.errors,
+        }
+
+
+def node_steps(services: Services, ingest: Step | None = None) -> list[Step]:
+    """The ordered steps of a node holding the store's history (``cctv run``), ingest last when given."""
+    s = services
+    history = History(s, f"{socket.gethostname()}:{os.getpid()}")
+    writers = Writers(s)
+    steps = [
+        Step("recovery", history.start, history.stop),
+        Step("writers", writers.start, writers.stop),
+        *view_steps(s),
+        Task("heartbeat", history.beat_forever).step(),
+        Step("exports", _nothing, s.exports.stop),  # an export in flight goes back to approved
+    ]
+    if ingest is not None:
+        steps.append(ingest)
+    return steps
+
+
+def view_steps(services: Services) -> list[Step]:
+    """What pages and sockets read, kept from the bus: roll-up history, live model, area aggregates."""
+    s = services
+    return [
+        Step("rollup-history", lambda: s.rollup.start(s.store, s.bus, s.clock), s.rollup.stop),
+        Step("live-model", lambda: s.live.start(lambda: s.store.aread(s.store.live_state)), s.live.stop),
+        Step("area-aggregates", s.aggregates.start, s.aggregates.stop),
+    ]
