@@ -254,6 +254,7 @@ class _Process:
         self.messages = self.frames = self.bytes = 0
         self._cpu0, self._mono0 = time.process_time(), time.monotonic()  # until changes start: since start
         self._window: dict[str, Any] = {}
+        self.stopping = False
 
     def _write(self, record: dict[str, Any]) -> None:
         if self.report_path:
@@ -302,7 +303,7 @@ class _Process:
         start = time.monotonic()
         next_health = next_progress = start
         k = 0
-        while True:
+        while not self.stopping:
             k += 1
             due = start + k * TICK_S
             await asyncio.sleep(max(0.0, due - time.monotonic()))
@@ -322,6 +323,7 @@ class _Process:
                     self.city.actions = []
                 if self.city.changing:
                     self._write({"event": "progress", **self.summary()})
+        await self.send(writer, [self.health()])  # a whole last frame: the parent reads until EOF
 
 
 def _read_spec() -> ShardSpec:
@@ -352,8 +354,12 @@ async def _amain(spec: ShardSpec, frames_fd: int) -> None:
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     task = asyncio.create_task(proc.run(writer))
-    await reader.read()  # EOF: stop
-    task.cancel()
+    await reader.read()  # EOF: stop after the tick in flight
+    proc.stopping = True
+    try:
+        await asyncio.wait_for(task, 10.0)
+    except TimeoutError:
+        log.warning("synthetic shard: the parent stopped reading; leaving a frame unfinished")
     proc.stop()
     proc._write({"event": "stopped", **proc.summary()})
     writer.close()

@@ -25,6 +25,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import sys
 import tempfile
@@ -39,6 +40,7 @@ import aiohttp
 from bench.citygen import JAKARTA, city_config
 from bench.procstat import proc_times
 from bench.web_report import P99_TARGET_MS, pct, print_report
+from bench.ws_clients import login
 
 # project internals (update here after a module move)
 from cctv.config.models import Config
@@ -66,6 +68,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     g.add_argument("--procs", type=int, default=1, help="synthetic ingest processes")
     g.add_argument("--seed", type=int, default=1)
     g.add_argument("--warmup-timeout", type=float, default=300)
+    g.add_argument("--keep", action="store_true", help="keep each size's work dir (logs, receipts, store)")
 
 
 # -- set-up ------------------------------------------------------------------------------------------
@@ -173,8 +176,6 @@ class Run:
                 raise SystemExit(f"the node did not answer in 90 s; see {self.log}")
             await asyncio.sleep(0.5)
         self.fig["serving_s"] = round(time.monotonic() - t0, 1)
-        from bench.ws_clients import login
-
         await login(session, self.base, "bench-admin", PASSWORD)
         online = 0
         deadline = time.monotonic() + self.args.warmup_timeout
@@ -298,7 +299,7 @@ def analyse(run: Run, accounts: list[dict[str, Any]]) -> dict[str, Any]:
             if float(t) >= t_ready - 5:
                 got[(int(cid), cam, state)].append(float(t))
     lat: list[float] = []
-    expected = unmatched = unexpected = 0
+    expected = unmatched = unexpected = run_expected = run_delivered = 0
     for a in accounts:
         for c in a["clients"]:
             seq: dict[tuple[str, str], list[float]] = defaultdict(list)
@@ -308,6 +309,8 @@ def analyse(run: Run, accounts: list[dict[str, Any]]) -> dict[str, Any]:
             for (cam, state), times in seq.items():
                 recv = got.pop((c["id"], cam, state), [])
                 unexpected += max(0, len(recv) - len(times))
+                run_expected += len(times)
+                run_delivered += min(len(times), len(recv))
                 for i, t in enumerate(times):
                     if not w0 <= t < w1:
                         continue
@@ -325,6 +328,7 @@ def analyse(run: Run, accounts: list[dict[str, Any]]) -> dict[str, Any]:
         published_per_s=round(len(in_window) / f["window_s"], 1),
         by_state={s: sum(1 for x in in_window if x[2] == s) for s in ("online", "degraded", "offline")},
         deliveries_expected=expected, delivered=len(lat), unmatched=unmatched, unexpected=unexpected,
+        logged_since_ready=len(logged), run_expected=run_expected, run_delivered=run_delivered,
         latency_ms={"p50": pct(lat, 50), "p95": pct(lat, 95), "p99": pct(lat, 99),
                     "max": round(max(lat), 1) if lat else float("nan")},
         shard={k: shard.get(k) for k in ("cpu_pct", "lag_ms_p50", "lag_ms_p99", "lag_ms_max", "behind",
@@ -360,6 +364,10 @@ async def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
     if "window_ms" in run.fig:
         analyse(run, accounts)
     run.fig.pop("window_ms", None)
+    if args.keep:
+        print(f"  kept {work}", flush=True)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     return run.fig
 
 

@@ -20,7 +20,8 @@ def pct(values: list[float], q: float) -> float:
 def verdict(f: dict[str, Any]) -> dict[str, Any]:
     p99 = f.get("latency_ms", {}).get("p99", float("nan"))
     cpu = f.get("main_cpu_pct", float("nan"))
-    lat_ok = not math.isnan(p99) and p99 < P99_TARGET_MS and not f.get("unmatched")
+    lat_ok = (not math.isnan(p99) and p99 < P99_TARGET_MS and not f.get("unmatched")
+              and f.get("run_delivered") == f.get("run_expected"))
     cpu_ok = not math.isnan(cpu) and cpu < CPU_TARGET_PCT
     return {"p99_pass": lat_ok, "cpu_pass": cpu_ok, "pass": lat_ok and cpu_ok and "failed" not in f}
 
@@ -49,6 +50,10 @@ ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("latency p95 (ms)", ("latency_ms", "p95")),
     ("latency p99 (ms)", ("latency_ms", "p99")),
     ("latency max (ms)", ("latency_ms", "max")),
+    ("whole run: changes logged after ready", ("logged_since_ready",)),
+    ("whole run: deliveries expected", ("run_expected",)),
+    ("whole run: delivered by the end", ("run_delivered",)),
+    ("whole run: status messages received", ("clients_done", "types", "status")),
     ("bus dropped, window start", ("health_start", "bus_dropped")),
     ("bus dropped, window end", ("health_end", "bus_dropped")),
     ("ingest channel dropped, start", ("health_start", "channel_dropped")),
