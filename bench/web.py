@@ -59,7 +59,7 @@ from tests.support import free_port  # noqa: E402
 ADMIN_PASSWORD = "bench-web-admin-password"
 PAGE_TARGET_MS = 100.0
 FANOUT_P99_TARGET_MS = 500.0
-LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO cctv\.monitor: camera (\S+): (\w+)")
+LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO cctv(?:\.status)?\.monitor: camera (\S+): (\w+)")
 
 
 def pct(values: list[float], q: float) -> float:
