@@ -199,7 +199,10 @@ class Run:
             env={**os.environ, "PYTHONPATH": str(ROOT)},
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         assert self.clients.stdout is not None
-        line = await asyncio.wait_for(self.clients.stdout.readline(), 240)
+        try:
+            line = await asyncio.wait_for(self.clients.stdout.readline(), 240)
+        except TimeoutError:
+            raise SystemExit("the clients did not log in and get every hello within 240 s") from None
         ready = json.loads(line or b"{}")
         if ready.get("event") != "ready":
             raise SystemExit(f"the clients did not get ready: {line!r}")
