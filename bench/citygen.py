@@ -1,7 +1,9 @@
 """A benchmark city: a config YAML with K simulated cameras, for the simulator and `cctv run` alike.
 
 Cameras are laid out one per RT (``rt-NN/cam-1``), 10 RTs per kelurahan (``kel-NN``), 10 kelurahan per
-kecamatan (``kec-NN``). Their pictures cycle through a few
+kecamatan (``kec-NN``), up to 9,900 cameras; or, with a ``Layout`` such as ``JAKARTA`` (44 kecamatan of 6
+kelurahan, a few cameras per RT), spread evenly over every kelurahan of the layout, for cities of tens of
+thousands of cameras (the synthetic web benchmark, which opens no RTSP). Their pictures cycle through a few
 (scene, seed, night) combinations, the first ones the demo city (config.yaml) uses, so the simulator's clip
 cache (``<cache>/``, shared with ``cctv sim`` on the demo config) encodes each clip once, ever.
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +43,37 @@ def camera_path(i: int) -> str:
     return f"kec-{kec + 1:02d}/kel-{kel + 1:02d}/rt-{rt + 1:02d}/cam-1"
 
 
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """A city of ``kecamatan`` x ``kelurahan_per_kecamatan`` kelurahan; each kelurahan gets an even share of
+    the cameras, ``cameras_per_rt`` to an RT (at most 99 RT per kelurahan)."""
+
+    kecamatan: int
+    kelurahan_per_kecamatan: int
+    cameras_per_rt: int
+
+    @property
+    def kelurahan(self) -> int:
+        return self.kecamatan * self.kelurahan_per_kecamatan
+
+    @property
+    def capacity(self) -> int:
+        return self.kelurahan * 99 * self.cameras_per_rt
+
+    def path(self, i: int, k: int) -> str:
+        """The path of the ``i``-th of ``k`` cameras: kelurahan ``i * K // k`` (K kelurahan in all), so every
+        kelurahan holds ``k // K`` or one more, in path order."""
+        kel_index = i * self.kelurahan // k
+        first = -(-kel_index * k // self.kelurahan)  # the first camera of that kelurahan
+        kec, kel = divmod(kel_index, self.kelurahan_per_kecamatan)
+        rt, cam = divmod(i - first, self.cameras_per_rt)
+        return f"kec-{kec + 1:02d}/kel-{kel + 1:02d}/rt-{rt + 1:02d}/cam-{cam + 1}"
+
+
+# Jakarta-like: 44 kecamatan, 264 kelurahan (DKI has 44 and 267); 30,000 cameras are ~114 a kelurahan
+JAKARTA = Layout(kecamatan=44, kelurahan_per_kecamatan=6, cameras_per_rt=4)
+
+
 def city_config(
     k: int,
     *,
@@ -48,13 +82,17 @@ def city_config(
     control_port: int = 8555,
     web_port: int = 8080,
     host: str = "127.0.0.1",
+    layout: Layout | None = None,
 ) -> dict[str, Any]:
-    """The config of a city of ``k`` simulated cameras served at ``rtsp://host:rtsp_port/<path>``."""
-    if not 1 <= k <= MAX_CAMERAS:
-        raise ValueError(f"camera count must be 1..{MAX_CAMERAS}, got {k}")
+    """The config of a city of ``k`` simulated cameras served at ``rtsp://host:rtsp_port/<path>``; laid out
+    one per RT (``camera_path``) or, given a ``layout``, spread over its kelurahan (``Layout.path``)."""
+    most = layout.capacity if layout is not None else MAX_CAMERAS
+    if not 1 <= k <= most:
+        raise ValueError(f"camera count must be 1..{most}, got {k}")
     kecamatan: list[dict[str, Any]] = []
     for i in range(k):
-        kec_slug, kel_slug, rt_slug, cam_slug = camera_path(i).split("/")
+        path = camera_path(i) if layout is None else layout.path(i, k)
+        kec_slug, kel_slug, rt_slug, cam_slug = path.split("/")
         if not kecamatan or kecamatan[-1]["slug"] != kec_slug:
             kecamatan.append({"slug": kec_slug, "name": f"Kecamatan {kec_slug[4:]}", "kelurahan": []})
         kels = kecamatan[-1]["kelurahan"]
@@ -64,20 +102,11 @@ def city_config(
         sim: dict[str, Any] = {"scene": scene, "seed": seed}
         if night:
             sim["night"] = True
-        path = camera_path(i)
-        kels[-1]["rt"].append(
-            {
-                "slug": rt_slug,
-                "name": f"RT {rt_slug[3:]}",
-                "cameras": [
-                    {
-                        "slug": cam_slug,
-                        "name": f"Camera {i + 1}",
-                        "url": f"rtsp://{host}:{rtsp_port}/{path}",
-                        "sim": sim,
-                    }
-                ],
-            }
+        rts = kels[-1]["rt"]
+        if not rts or rts[-1]["slug"] != rt_slug:
+            rts.append({"slug": rt_slug, "name": f"RT {rt_slug[3:]}", "cameras": []})
+        rts[-1]["cameras"].append(
+            {"slug": cam_slug, "name": f"Camera {i + 1}", "url": f"rtsp://{host}:{rtsp_port}/{path}", "sim": sim}
         )
     return {
         "site": {"name": f"Benchmark city ({k} cameras)", "timezone": "Asia/Jakarta"},

@@ -17,6 +17,11 @@ logged in through the form. Then:
 Prints a table; the last line is one JSON object. Targets: page < 100 ms, fan-out p99 < 500 ms.
 
     .venv/bin/python bench/web.py [--cameras 100] [--clients 200] [--rounds 4] [--requests 200]
+
+With ``--synthetic [3000,30000]`` it measures the status fan-out of synthetic cities of thousands of cameras
+instead (no RTSP: a synthetic ingest process feeds the real pipe; see bench/web_city.py):
+
+    .venv/bin/python bench/web.py --synthetic 3000,30000 [--clients 200] [--window 60] [--changes-per-s 20]
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ import aiohttp  # noqa: E402
 
 from bench.citygen import city_config  # noqa: E402
 from bench.procstat import proc_times, tree_cpu  # noqa: E402
+from bench.web_city import add_arguments, run_synthetic  # noqa: E402
 from cctv.config.models import Config  # noqa: E402
 from cctv.sites import Sites, is_within  # noqa: E402
 from streams.sim import SimulatorProcess  # noqa: E402
@@ -53,7 +59,7 @@ from tests.support import free_port  # noqa: E402
 ADMIN_PASSWORD = "bench-web-admin-password"
 PAGE_TARGET_MS = 100.0
 FANOUT_P99_TARGET_MS = 500.0
-LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO cctv\.monitor: camera (\S+): (\w+)")
+LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO cctv(?:\.status)?\.monitor: camera (\S+): (\w+)")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -311,7 +317,10 @@ def main() -> int:
     ap.add_argument("--idle-seconds", type=float, default=20)
     ap.add_argument("--online-timeout", type=float, default=180)
     ap.add_argument("--sim-cache", type=Path, default=ROOT / "data" / "sim-cache")
+    add_arguments(ap)
     args = ap.parse_args()
+    if args.synthetic:
+        return run_synthetic(args)
     work = Path(tempfile.mkdtemp(prefix="cctv-bench-web-"))
     rtsp, control, web = free_port(), free_port(), free_port()
     cfg_path = write_config(work, args.cameras, rtsp, control)
