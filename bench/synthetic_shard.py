@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from typing import Any
 
 # project internals (update here after a module move)
-from cctv.messages import CameraSample, Reason, StreamStats, WorkerEvent
-from streams.shard_protocol import ShardHealth, ShardSpec, decode_length, encode
+from cctv.status.messages import CameraSample, Reason, StreamStats, WorkerEvent
+from streams.ingest.protocol import ShardHealth, ShardSpec, decode_length, encode
 
 log = logging.getLogger("bench.synthetic_shard")
 

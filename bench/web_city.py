@@ -41,12 +41,12 @@ from bench.citygen import JAKARTA, city_config
 from bench.procstat import proc_times
 from bench.web_report import P99_TARGET_MS, pct, print_report
 from bench.ws_clients import login
+from cctv.accounts.users import Accounts
 
 # project internals (update here after a module move)
 from cctv.config.models import Config
 from cctv.sites import Sites, is_within
 from cctv.store import Store, default_url
-from cctv.users import Accounts
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "bench-web-city-password"

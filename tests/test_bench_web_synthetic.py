@@ -7,15 +7,15 @@ from collections import Counter
 
 from bench.citygen import JAKARTA, city_config
 from bench.synthetic_shard import SyntheticCity, SynthParams
-from cctv.bus import InProcessBus
-from cctv.channel import DropOldestChannel
 from cctv.clock import FakeClock
 from cctv.config.models import Config
-from cctv.live import LiveModel
-from cctv.messages import TOPIC_STATUS
-from cctv.monitor import Monitor
 from cctv.sites import Sites
-from cctv.status import StatusParams
+from cctv.status.bus import InProcessBus
+from cctv.status.channel import Channel
+from cctv.status.live_model import LiveModel
+from cctv.status.machine import StatusParams
+from cctv.status.messages import TOPIC_STATUS
+from cctv.status.monitor import Monitor
 
 N = 60
 
@@ -36,8 +36,8 @@ def test_synthetic_city_goes_online_and_makes_the_scheduled_changes():
     sites = Sites(cfg)
     cams = [c.path for c in sites.cameras]
     bus = InProcessBus()
-    live = LiveModel(sites, clock.now_ms())
-    mon = Monitor(cams, StatusParams(10, 4, 4), DropOldestChannel(10), bus, live, clock)
+    live = LiveModel(sites, clock.now_ms(), bus)
+    mon = Monitor(cams, StatusParams(10, 4, 4), Channel(10), bus, clock)
     watch = bus.subscribe(TOPIC_STATUS, maxlen=10_000)
     params = SynthParams(seed=7, stats_every_s=2.0, changes_per_s=2.0, motion_per_s=0.5)
     city = SyntheticCity(cams, params, clock.monotonic())
