@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 from cctv.rollup import DAY_MS, Tally, sum_tallies
 from cctv.services import Services
 from cctv.sites import Area
-from web.i18n import format_duration, format_ms, reason_text, translate
+from web.i18n import format_duration, format_ms, format_pct, gettext
+from web.i18n_labels import reason_text, state_label
 
 HOUR_MS = 3600 * 1000
 STATE_RANK = {"offline": 0, "degraded": 1, "online": 2}
@@ -178,12 +179,12 @@ def outage_rows(
                 "name": cam.name,
                 "rt": svc.sites.area(cam.rt).name,
                 "state": e.state,
-                "state_label": translate(f"state.{e.state}", lang),
+                "state_label": state_label(lang, e.state),
                 "reasons": ", ".join(reason_text(e.state, r, lang) for r in e.reasons if r) or "—",
                 "start": format_ms(e.start_ms, tz, lang),
                 "end": format_ms(e.end_ms, tz, lang)
                 if e.end_ms is not None
-                else translate("camera.ongoing", lang),
+                else gettext(lang, "ongoing"),
                 "duration": format_duration(e.duration_ms(now_ms)),
                 "ongoing": e.end_ms is None,
                 "repaired": e.repaired,
@@ -261,7 +262,7 @@ def chart_of(
                 seg = []
                 continue
             seg.append(f"{x(i)},{y(v)}")
-            label = f"{name}: {v * 100:.1f}% — {format_ms(edges[i], tz, lang)}"
+            label = f"{name}: {format_pct(v * 100, lang)} — {format_ms(edges[i], tz, lang)}"
             points.append({"x": x(i), "y": y(v), "title": label})
         if seg:
             segments.append(" ".join(seg))

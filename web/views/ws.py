@@ -35,7 +35,8 @@ from cctv.messages import (
 from cctv.rollup import Counts
 from cctv.services import Services
 from cctv.sites import Area, is_within
-from web.i18n import format_ms, iso_utc, lang_of, reason_text, translate
+from web.i18n import format_ms, gettext, iso_utc, lang_of
+from web.i18n_labels import reason_text, state_label
 from web.keys import TIMEZONE, WEBSOCKETS
 from web.views.common import area_counts, area_or_404, require, scope_of, services
 
@@ -126,12 +127,12 @@ class _Formatter:
         try:
             m = json.loads(text)
         except ValueError:
-            return translate("ws.bad_message", self.lang, why="JSON")
+            return gettext(self.lang, "Unknown WebSocket message (%(why)s); accepted: watch.", why="JSON")
         if not isinstance(m, dict) or m.get("type") != "watch":
-            return translate("ws.bad_message", self.lang, why="type")
+            return gettext(self.lang, "Unknown WebSocket message (%(why)s); accepted: watch.", why="type")
         cams = m.get("cameras")
         if not isinstance(cams, list) or not all(isinstance(c, str) for c in cams) or len(cams) > MAX_WATCH:
-            return translate("ws.bad_watch", self.lang, n=MAX_WATCH)
+            return gettext(self.lang, "watch.cameras must be a list of camera paths (at most %(n)s).", n=MAX_WATCH)
         self.watch = frozenset(c for c in cams if self._visible(c))
         self.pending = {c: t for c, t in self.pending.items() if c in self.watch}
         return None
@@ -179,7 +180,7 @@ class _Formatter:
             "reason": m.reason,
             "since": iso_utc(m.since_ms),
             "since_ms": m.since_ms,
-            "state_label": translate(f"state.{state}", self.lang),
+            "state_label": state_label(self.lang, state),
             "reason_text": reason_text(state, m.reason, self.lang),
             "since_text": format_ms(m.since_ms, self.tz, self.lang),
             "counts": self.counts().as_dict(),
