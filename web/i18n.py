@@ -195,6 +195,11 @@ def format_ms(t_ms: int | None, tz: ZoneInfo, lang: str = DEFAULT_LANG) -> str:
     return format_datetime(dt, f"d MMM y HH:mm:ss '{zone}'", tzinfo=tz, locale=lang)
 
 
+def format_ms_as(t_ms: int, tz: ZoneInfo, lang: str, pattern: str) -> str:
+    """Wall-clock milliseconds in the site's time zone with an explicit CLDR pattern ("HH:mm", "dd/MM")."""
+    return format_datetime(datetime.fromtimestamp(t_ms / 1000, UTC), pattern, tzinfo=tz, locale=lang)
+
+
 def format_number(value: float, lang: str = DEFAULT_LANG, digits: int = 1) -> str:
     """``value`` with ``digits`` decimals, e.g. "12.5" (see NUMBER_LOCALE), no grouping."""
     pattern = "0" + ("." + "0" * digits if digits > 0 else "")

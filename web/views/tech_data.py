@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from cctv.rollup import DAY_MS, Tally, sum_tallies
 from cctv.services import Services
 from cctv.sites import Area
-from web.i18n import format_duration, format_ms, format_pct, gettext
+from web.i18n import format_duration, format_ms, format_ms_as, format_pct, gettext
 from web.i18n_labels import reason_text, state_label
 
 HOUR_MS = 3600 * 1000
@@ -276,9 +276,9 @@ def chart_of(
             }
         )
     yticks = [{"y": y(p / 100), "label": f"{p}%"} for p in range(lo, 101, 10 if 100 - lo > 20 else 5)]
-    fmt = "%H:%M" if window == "24h" else "%d/%m"
+    pattern = "HH:mm" if window == "24h" else "dd/MM"
     xticks = [
-        {"x": x(i), "label": datetime.fromtimestamp(edges[i] / 1000, tz).strftime(fmt)}
+        {"x": x(i), "label": format_ms_as(edges[i], tz, lang, pattern)}
         for i in sorted({0, n // 4, n // 2, 3 * n // 4, n - 1})
     ]
     return {
