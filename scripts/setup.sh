@@ -4,7 +4,8 @@
 #                    python3-venv; Debian's chromium for the browser tests (Playwright drives it: never
 #                    `playwright install`, which downloads a browser of its own); ffmpeg for the
 #                    Frigate-style baseline of bench/ingest.py;
-#   Python packages: the project and its dev extras into ./.venv.
+#   Python packages: the project and its dev extras into ./.venv;
+#   the UI text catalogues: web/locale/*/LC_MESSAGES/messages.po compiled to .mo (not committed; docs/i18n.md).
 # Idempotent: a second run only checks. Run as root, or with sudo available.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,4 +39,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[dev]"
+.venv/bin/pybabel -q compile -d web/locale -D messages
 echo "setup: ready ($(.venv/bin/python --version), .venv)"

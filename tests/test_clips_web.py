@@ -15,10 +15,18 @@ from cctv.app.services import Services
 from cctv.evidence.requests import State, holder
 from cctv.evidence.verify import verify_files
 from tests.conftest import add_user, csrf_of, login
+from tests.test_i18n_catalogues import catalogue, extract
 from tests.test_web import CAM1, CAM2, CAM4, T0
-from web.i18n import CATALOGUE
+from web.i18n import Message
+from web.i18n_labels import CLIP_AUDIT_ACTIONS, CLIP_ERRORS, CLIP_STATES
 
 KEL = "kota-baru/paal-lima"
+
+
+def msg_key(msg: str | Message) -> tuple[str | None, str]:
+    """(context, msgid) of a marked message, as a catalogue looks it up."""
+    return (None, msg) if isinstance(msg, str) else (msg.context, msg.msgid)
+
 MIN = 60_000
 TEMPLATES = Path(__file__).parents[1] / "web" / "templates"
 
@@ -285,8 +293,7 @@ async def test_roles_without_clips_and_the_audit_page(recorded: Services, as_use
 
 def test_every_text_the_pages_use_exists_in_both_languages():
     root = Path(__file__).parents[1]
-    used = set()
-    for name in (
+    files = {f"web/templates/{name}" for name in (
         "clips.html",
         "clip_new.html",
         "clip_request.html",
@@ -294,20 +301,18 @@ def test_every_text_the_pages_use_exists_in_both_languages():
         "_clip_progress.html",
         "audit.html",
         "_recordings.html",
-    ):
-        used |= set(re.findall(r"\bt\('([a-z0-9_.]+[a-z0-9_])'", (TEMPLATES / name).read_text()))
-    for name in ("clips.py", "clip_access.py", "clip_files.py", "playback.py", "audit_page.py"):
-        text = (root / "web" / "views" / name).read_text()
-        used |= set(re.findall(r'"((?:clips|playback|audit|error)\.[a-z0-9_.]+[a-z0-9_])"', text))
-    used = {k for k in used if not k.endswith(".html")}
-    used |= {f"clips.state.{s}" for s in State} | {"clips.state.open"}
+    )}
+    files |= {f"web/views/{name}" for name in ("clips.py", "clip_access.py", "clip_files.py", "playback.py", "audit_page.py")}
+    found = [e for e in extract() if e.where.rsplit(":", 1)[0] in files]
+    used = {(e.context, e.key) for e in found}
+    used |= {msg_key(CLIP_STATES[str(s)]) for s in State} | {msg_key(CLIP_STATES["open"])}
     policy = (root / "cctv" / "evidence" / "requests.py").read_text()
     codes = set(re.findall(r'ClipError\(\s*\d+,\s*"(\w+)"', policy))
     codes |= set(re.findall(r'FieldError\(\s*"\w+",\s*"(\w+)"', policy))
     assert {"self_approval", "not_ready", "unknown_camera", "in_future"} <= codes
-    used |= {f"clips.err.{c}" for c in codes | {"changed", "bad_time", "not_found", "no_file"}}
+    used |= {msg_key(CLIP_ERRORS[c]) for c in codes | {"changed", "bad_time", "not_found", "no_file"}}
     used |= {
-        f"clips.audit.{a}"
+        msg_key(CLIP_AUDIT_ACTIONS[a])
         for a in (
             "clip.request",
             "clip.approve",
@@ -321,5 +326,6 @@ def test_every_text_the_pages_use_exists_in_both_languages():
             "clip.denied",
         )
     }
-    missing = sorted(k for k in used if k not in CATALOGUE or set(CATALOGUE[k]) != {"id", "en"})
+    cats = [catalogue(lang) for lang in ("id", "en")]
+    missing = sorted(str(k) for k in used if any(not (m := c.get(k[1], context=k[0])) or not m.string for c in cats))
     assert not missing and len(used) > 100, (missing, len(used))

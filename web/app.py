@@ -2,8 +2,11 @@
 
 Everything the views need comes from ``Services`` (stored under ``keys.SERVICES``); templates come from
 ``web/templates`` with autoescape on, static files from ``web/static`` (nothing from a CDN: control rooms are
-often offline). Middlewares, outermost first: the language (``?lang=`` → cookie), the one error handler, then
-security (session, CSRF, login required: web/security.py).
+often offline). Templates translate with ``jinja2.ext.i18n``: the request's ``_``/``ngettext``/``pgettext`` come
+from the context processor ``web.i18n.i18n_context`` (never a global swapped per request). Middlewares,
+outermost first: the language (``?lang=`` → cookie), aiohttp_jinja2's context processors (so that every page,
+error pages too, has the request's gettext), the one error handler, then security (session, CSRF, login
+required: web/security.py).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from cctv.accounts.login_limit import LoginLimiter
 from cctv.app.services import Services
 from cctv.audit.query import ChainChecker
 from web.errors import error_middleware
-from web.i18n import LANGS, lang_middleware, translate
+from web.i18n import LANGS, i18n_context, lang_middleware, translations
 from web.keys import AUDIT_CHAIN, LIMITER, SERVICES, SOCKET_HUB, TIMEZONE, WEBSOCKETS
 from web.node_banner import OPEN_NODE_ALERTS, OpenNodeAlerts, node_alert_middleware
 from web.security import security_middleware
@@ -45,12 +48,6 @@ from web.views import auth as auth_views
 HERE = Path(__file__).parent
 
 
-@jinja2.pass_context
-def _t(context: jinja2.runtime.Context, key: str, **fmt: object) -> str:
-    """Template global ``t('key')``: the text of ``key`` in the page's language."""
-    return translate(key, context.get("lang", "id"), **fmt)
-
-
 def area_url(path: str) -> str:
     return f"/area/{path}" if path else "/"
 
@@ -69,8 +66,12 @@ async def _socket_hub(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(services: Services) -> web.Application:
     app = web.Application(
-        middlewares=[lang_middleware, error_middleware, security_middleware, node_alert_middleware]
+        middlewares=[lang_middleware, aiohttp_jinja2.context_processors_middleware, error_middleware,
+                     security_middleware, node_alert_middleware]
     )
+    app[aiohttp_jinja2.APP_CONTEXT_PROCESSORS_KEY] = (i18n_context,)
+    for lang in LANGS:  # load (or compile) every catalogue now: a broken .po fails the start, not a page
+        translations(lang)
     app[SERVICES] = services
     app[LIMITER] = LoginLimiter(services.clock, services.config.auth)
     app[TIMEZONE] = ZoneInfo(services.config.site.timezone)
@@ -85,8 +86,10 @@ def create_app(services: Services) -> web.Application:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
-    env.globals.update(t=_t, area_url=area_url, camera_url=camera_url, langs=LANGS)
+    env.newstyle_gettext = True  # type: ignore[attr-defined]  # _('%(n)s', n=1); i18n_context gives the callables
+    env.globals.update(area_url=area_url, camera_url=camera_url, langs=LANGS)
 
     app.add_routes(auth_views.routes)
     app.add_routes(playback.routes)  # before pages: /camera/{path:.*} would take /camera/PATH/vod.m3u8

@@ -14,7 +14,8 @@ import aiohttp_jinja2
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from web.i18n import lang_of, translate
+from web.i18n import gettext, lang_of
+from web.i18n_labels import ERROR_DETAILS, ERROR_TITLES, label
 from web.keys import SERVICES
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ def _from_http(request: web.Request, exc: web.HTTPException) -> CctvError:
     lang = lang_of(request)
     if exc.status in _KNOWN:
         return CctvError(
-            exc.status, translate(f"error.{exc.status}", lang), translate(f"error.{exc.status}.detail", lang)
+            exc.status, label(lang, ERROR_TITLES, exc.status), label(lang, ERROR_DETAILS, exc.status)
         )
     return CctvError(exc.status, exc.reason, "")
 
@@ -75,5 +76,5 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
         lang = lang_of(request)
-        err = CctvError(500, translate("error.500", lang), translate("error.500.detail", lang))
+        err = CctvError(500, gettext(lang, "Server error"), gettext(lang, "Something went wrong on the server. It has been logged; try again shortly."))
         return render_error(request, err)

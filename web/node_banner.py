@@ -15,7 +15,8 @@ from aiohttp.typedefs import Handler
 from cctv.accounts.policy import Perm
 from cctv.alerts.node import DISK_FULL, NodeAlert, human_bytes, visible_to
 from cctv.store.node_alert_store import visible
-from web.i18n import format_ms, lang_of, translate
+from web.i18n import format_ms, lang_of
+from web.i18n_labels import NODE_ALERT_BANNERS, label
 from web.keys import SERVICES, TIMEZONE
 from web.security import principal_of
 
@@ -68,6 +69,6 @@ def banner_items(request: web.Request) -> list[dict[str, Any]]:
         out.append({
             "kind": a.kind,
             "severity": "error" if a.kind == DISK_FULL else "warning",
-            "text": translate(f"node_alerts.banner.{a.kind}", lang, **fmt),
+            "text": label(lang, NODE_ALERT_BANNERS, a.kind, **fmt),
         })
     return out

@@ -25,7 +25,7 @@ from aiohttp.typedefs import Handler
 from cctv.accounts.policy import Principal
 from cctv.accounts.users import TOUCH_EVERY_MS, SessionInfo
 from web.errors import CctvError
-from web.i18n import lang_of, translate
+from web.i18n import gettext, lang_of
 from web.keys import SERVICES
 
 COOKIE = "cctv_session"
@@ -90,7 +90,7 @@ def principal_of(request: web.Request) -> Principal | None:
 def unauthenticated(request: web.Request) -> web.StreamResponse:
     lang = lang_of(request)
     if is_api(request.path):
-        raise CctvError(401, translate("error.401", lang), translate("error.401.detail", lang))
+        raise CctvError(401, gettext(lang, "Login required"), gettext(lang, "Please log in first."))
     target = request.path_qs
     raise web.HTTPFound(f"/login?next={quote(target, safe='/')}" if target != "/" else "/login")
 
@@ -126,7 +126,7 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
                 await svc.store.awrite(svc.accounts.touch_session, info.id_hash, now)
     if request.method in UNSAFE and not await _csrf_ok(request):
         lang = lang_of(request)
-        raise CctvError(403, translate("error.403", lang), translate("error.csrf", lang))
+        raise CctvError(403, gettext(lang, "Forbidden"), gettext(lang, "The form's token is missing or wrong; reload the page."))
     if PRINCIPAL not in request and not is_public(request.path):
         return unauthenticated(request)
     response = await handler(request)

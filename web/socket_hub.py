@@ -37,7 +37,8 @@ from cctv.status.messages import (
     SnapshotReady,
     StatusChange,
 )
-from web.i18n import format_ms, iso_utc, reason_text, translate
+from web.i18n import format_ms, iso_utc
+from web.i18n_labels import reason_text, state_label
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +227,7 @@ def camera_state(camera: str, state: str, reason: str, since_ms: int, motion: bo
         "reason": reason,
         "since": iso_utc(since_ms),
         "since_ms": since_ms,
-        "state_label": translate(f"state.{state}", lang),
+        "state_label": state_label(lang, state),
         "reason_text": reason_text(state, reason, lang),
         "since_text": format_ms(since_ms, tz, lang),
     }

@@ -20,7 +20,8 @@ from cctv.rollup.tally import Counts
 from cctv.sites import Area, normalize
 from cctv.status.live_model import CameraLive
 from web.errors import CctvError
-from web.i18n import format_duration, format_ms, iso_utc, lang_of, reason_text, translate
+from web.i18n import N_, format_duration, format_ms, gettext, iso_utc, lang_of
+from web.i18n_labels import reason_text, state_label
 from web.keys import SERVICES, TIMEZONE
 from web.node_banner import banner_items
 from web.security import csrf_token, principal_of
@@ -40,9 +41,9 @@ def require(request: web.Request, perm: Perm) -> Principal:
     """The caller, if their role has ``perm``; otherwise a 403 (401 without a login)."""
     p = principal_of(request)
     if p is None:
-        raise CctvError(401, tr(request, "error.401"), tr(request, "error.401.detail"))
+        raise CctvError(401, tr(request, "Login required"), tr(request, "Please log in first."))
     if not p.can(perm):
-        raise CctvError(403, tr(request, "error.403"), tr(request, "error.403.detail"))
+        raise CctvError(403, tr(request, "Forbidden"), tr(request, "You may not see this."))
     return p
 
 
@@ -82,8 +83,9 @@ def visible_breadcrumbs(request: web.Request, path: str) -> list[Area]:
     return [a for a in services(request).sites.breadcrumbs(path) if a.path == "" or scope.covers(a.path)]
 
 
-def tr(request: web.Request, key: str, **fmt: object) -> str:
-    return translate(key, lang_of(request), **fmt)
+def tr(request: web.Request, msgid: str, **fmt: object) -> str:
+    """``msgid`` in the request's language (web.i18n.gettext; pybabel extract knows ``tr``: babel.cfg)."""
+    return gettext(lang_of(request), msgid, **fmt)
 
 
 def area_or_404(request: web.Request, path: str) -> Area:
@@ -94,7 +96,7 @@ def area_or_404(request: web.Request, path: str) -> Area:
     if path == "" and not scope.empty:
         return scoped_city(request)
     if not sites.has_area(path) or not scope.covers(path):
-        raise CctvError(404, tr(request, "error.404"), tr(request, "error.unknown_area", path=path))
+        raise CctvError(404, tr(request, "Not found"), tr(request, "Unknown area: %(path)s", path=path))
     return sites.area(path)
 
 
@@ -103,11 +105,11 @@ def camera_or_404(request: web.Request, path: str) -> CameraLive:
     svc = services(request)
     path = normalize(path)
     if not scope_of(request).covers(path):
-        raise CctvError(404, tr(request, "error.404"), tr(request, "error.unknown_camera", path=path))
+        raise CctvError(404, tr(request, "Not found"), tr(request, "Unknown camera: %(path)s", path=path))
     try:
         return svc.live.camera(path)
     except KeyError:
-        raise CctvError(404, tr(request, "error.404"), tr(request, "error.unknown_camera", path=path)) from None
+        raise CctvError(404, tr(request, "Not found"), tr(request, "Unknown camera: %(path)s", path=path)) from None
 
 
 def int_param(request: web.Request, name: str, default: int | None, lo: int, hi: int) -> int | None:
@@ -118,9 +120,9 @@ def int_param(request: web.Request, name: str, default: int | None, lo: int, hi:
     try:
         value = int(raw)
     except ValueError:
-        raise CctvError(400, tr(request, "error.400"), tr(request, "error.bad_int", name=name, value=raw)) from None
+        raise CctvError(400, tr(request, "Bad request"), tr(request, "Parameter %(name)s must be an integer, not %(value)r.", name=name, value=raw)) from None
     if not lo <= value <= hi:
-        raise CctvError(400, tr(request, "error.400"), tr(request, "error.bad_range", name=name, lo=lo, hi=hi))
+        raise CctvError(400, tr(request, "Bad request"), tr(request, "Parameter %(name)s must be between %(lo)s and %(hi)s.", name=name, lo=lo, hi=hi))
     return value
 
 
@@ -166,7 +168,7 @@ def tile(request: web.Request, cam: CameraLive) -> dict[str, Any]:
         "path": cam.path,
         "name": cam.site.name,
         "state": cam.state,
-        "state_label": translate(f"state.{cam.state}", lang),
+        "state_label": state_label(lang, cam.state),
         "reason": cam.reason,
         "reason_text": reason_text(cam.state, cam.reason, lang),
         "since_ms": cam.since_ms,
@@ -180,9 +182,9 @@ def tile(request: web.Request, cam: CameraLive) -> dict[str, Any]:
 def already_acknowledged(request: web.Request, by: str | None = None, at_ms: int | None = None) -> CctvError:
     """409 for an alert acknowledged before (by whom, when), or just now by someone else (``by`` None)."""
     if by is None:
-        return CctvError(409, tr(request, "alerts.already_title"), tr(request, "alerts.already_short"))
+        return CctvError(409, tr(request, "Already acknowledged"), tr(request, "Someone else has just acknowledged this alert."))
     when = format_ms(at_ms, request.app[TIMEZONE], lang_of(request))
-    return CctvError(409, tr(request, "alerts.already_title"), tr(request, "alerts.already", who=by, when=when))
+    return CctvError(409, tr(request, "Already acknowledged"), tr(request, "This alert was already acknowledged by %(who)s at %(when)s.", who=by, when=when))
 
 
 async def acknowledged(request: web.Request, payload: dict[str, Any]) -> web.StreamResponse:
@@ -195,12 +197,12 @@ async def acknowledged(request: web.Request, payload: dict[str, Any]) -> web.Str
 
 
 def nav_links(p: Principal | None) -> list[tuple[str, str]]:
-    """The top bar's links the caller's role can open: (href, text key)."""
+    """The top bar's links the caller's role can open: (href, text: a msgid)."""
     if p is None:
         return []
-    links = [("/alerts", "nav.alerts", p.can(Perm.STATUS)), ("/tech", "nav.tech", p.can(Perm.STATS)),
-             ("/clips", "nav.clips", p.can(Perm.CLIPS_REQUEST) or p.can(Perm.CLIPS_APPROVE)),
-             ("/admin/audit", "nav.audit", p.can(Perm.AUDIT) and p.scope.is_city)]
+    links = [("/alerts", N_("Alerts"), p.can(Perm.STATUS)), ("/tech", N_("Technician"), p.can(Perm.STATS)),
+             ("/clips", N_("Evidence clips"), p.can(Perm.CLIPS_REQUEST) or p.can(Perm.CLIPS_APPROVE)),
+             ("/admin/audit", N_("Audit log"), p.can(Perm.AUDIT) and p.scope.is_city)]
     return [(href, key) for href, key, ok in links if ok]
 
 
@@ -213,7 +215,7 @@ def render(request: web.Request, template: str, context: dict[str, Any], status:
         "request_path": request.path,
         "current_user": (p := principal_of(request)) and p.username,
         "csrf_token": csrf_token(request),
-        "nav": nav_links(p),
+        "nav": [(href, gettext(lang_of(request), msgid)) for href, msgid in nav_links(p)],
         "node_banner": banner_items(request),
         "can_see_system": p is not None and p.can(Perm.SYSTEM),
     }

@@ -14,7 +14,8 @@ Seeing the feed needs ``Perm.STATUS`` (it says no more than the status intervals
 
 alerts.html context: ``area`` (Area or None), ``filters`` ({area, open, unacked}), ``alerts`` (list of alert
 views, see :func:`_view`), ``next_url``, ``can_ack``, ``refresh_url``, ``area_choices`` (list of {path, name}),
-``node_alerts`` (node alert views, web/views/node_alerts.py, for callers with ``Perm.SYSTEM``; else None).
+``node_alerts`` (node alert views, web/views/node_alerts.py, for callers with ``Perm.SYSTEM``; else None),
+``stable_minutes`` (:func:`stable_minutes`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from cctv.accounts.policy import Perm
 from cctv.alerts.camera import Alert
 from cctv.sites import normalize
 from web.errors import CctvError
-from web.i18n import format_duration, format_ms, iso_utc, lang_of, reason_text, translate
+from web.i18n import format_duration, format_ms, gettext, iso_utc, lang_of
+from web.i18n_labels import ALERT_STATUSES, label, reason_text, state_label
 from web.keys import TIMEZONE
 from web.views.access import (
     acknowledged,
@@ -55,8 +57,8 @@ def _flag(request: web.Request, name: str) -> bool:
     if raw not in ("", "0", "1"):
         raise CctvError(
             400,
-            tr(request, "error.400"),
-            tr(request, "error.bad_choice", name=name, value=raw[:40], allowed="0, 1"),
+            tr(request, "Bad request"),
+            tr(request, "Parameter %(name)s cannot be %(value)r: choose one of %(allowed)s.", name=name, value=raw[:40], allowed="0, 1"),
         )
     return raw == "1"
 
@@ -84,6 +86,11 @@ async def _list(request: web.Request) -> tuple[list[Alert], dict[str, Any], int 
     return rows, filters, (rows[-1].id if more is not None and rows else None)
 
 
+def stable_minutes(request: web.Request) -> int:
+    """How long a camera must stay online before its alert closes, in minutes (the page says so)."""
+    return round(services(request).config.alerts.stable_after_s / 60)
+
+
 def _view(request: web.Request, a: Alert, now: int) -> dict[str, Any]:
     svc = services(request)
     lang = lang_of(request)
@@ -109,11 +116,12 @@ def _view(request: web.Request, a: Alert, now: int) -> dict[str, Any]:
         "name": name,
         "place": place,
         "state": a.state,
-        "state_label": translate(f"state.{a.state}", lang),
+        "state_label": state_label(lang, a.state),
         "worst_state": a.worst_state,
+        "worst_state_label": state_label(lang, a.worst_state),
         "reason_text": reason_text(a.state, a.reason, lang) or "—",
         "status": status,
-        "status_label": translate(f"alerts.status.{status}", lang),
+        "status_label": label(lang, ALERT_STATUSES, status),
         "opened": format_ms(a.opened_ms, tz, lang),
         "duration": format_duration(end - a.opened_ms),
         "closed": format_ms(a.closed_ms, tz, lang) if a.closed_ms is not None else "",
@@ -156,6 +164,7 @@ async def alerts_page(request: web.Request) -> web.Response:
         "refresh_url": "/alerts?" + urlencode({**query, "fragment": "1"}),
         "self_url": "/alerts" + ("?" + urlencode(query) if query else ""),
         "area_choices": _area_choices(request),
+        "stable_minutes": stable_minutes(request),
     }
     if request.query.get("fragment") == "1":
         return render(request, "_alerts_rows.html", context)
@@ -173,7 +182,7 @@ def _area_choices(request: web.Request) -> list[dict[str, str]]:
             continue
         area = sites.area(root)
         out.append(
-            {"path": area.path, "name": area.name if area.path else translate("level.city", lang_of(request))}
+            {"path": area.path, "name": area.name if area.path else gettext(lang_of(request), "City")}
         )
         out.extend({"path": c, "name": "— " + sites.area(c).name} for c in area.children)
     return out
@@ -192,7 +201,7 @@ async def ack(request: web.Request) -> web.StreamResponse:
     alert_id = int(request.match_info["id"])
     alert = await svc.store.aread(svc.alerts.get, alert_id)
     if alert is None or not scope_of(request).covers(alert.camera):
-        raise CctvError(404, tr(request, "error.404"), tr(request, "alerts.unknown", id=alert_id))
+        raise CctvError(404, tr(request, "Not found"), tr(request, "Unknown alert: %(id)s", id=alert_id))
     if alert.acked_by is not None:
         raise already_acknowledged(request, alert.acked_by, alert.acked_ms)
     now = svc.clock.now_ms()

@@ -46,7 +46,7 @@ async def camera_intervals(request: web.Request) -> web.Response:
     until_ms = int_param(request, "until_ms", None, 0, MAX_MS)
     limit = int_param(request, "limit", 1000, 1, MAX_INTERVALS)
     if since_ms is not None and until_ms is not None and until_ms <= since_ms:
-        raise CctvError(400, tr(request, "error.400"), tr(request, "error.bad_order"))
+        raise CctvError(400, tr(request, "Bad request"), tr(request, "until_ms must be greater than since_ms."))
     store = services(request).store
     rows = await store.aread(store.intervals, camera=cam.path, since_ms=since_ms, until_ms=until_ms, limit=limit)
     return web.json_response({"camera": cam.path, "intervals": [asdict(r) for r in rows]})

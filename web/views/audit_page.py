@@ -49,7 +49,7 @@ def _when(request: web.Request, name: str, *, end: bool) -> int | None:
             t = t if t.tzinfo is not None else t.replace(tzinfo=tz)
     except ValueError:
         raise CctvError(
-            400, tr(request, "error.400"), tr(request, "audit.err.bad_time", name=name, value=raw[:40])
+            400, tr(request, "Bad request"), tr(request, "Parameter %(name)s is not a date: %(value)r (YYYY-MM-DD).", name=name, value=raw[:40])
         ) from None
     return round(t.timestamp() * 1000)
 
@@ -65,12 +65,12 @@ def _detail(text: str) -> str:
 async def audit_page(request: web.Request) -> web.Response:
     who = require(request, Perm.AUDIT)
     if not who.scope.is_city:
-        raise CctvError(403, tr(request, "error.403"), tr(request, "audit.err.city_only"))
+        raise CctvError(403, tr(request, "Forbidden"), tr(request, "The audit log covers the whole city: it needs a city-wide admin account."))
     svc = services(request)
     filters = {k: request.query.get(k, "").strip()[:512] for k in FIELDS}
     since, until = _when(request, "from", end=False), _when(request, "to", end=True)
     if since is not None and until is not None and until <= since:
-        raise CctvError(400, tr(request, "error.400"), tr(request, "audit.err.order"))
+        raise CctvError(400, tr(request, "Bad request"), tr(request, "'To' must be after 'from'."))
     before = int_param(request, "before", None, 1, MAX_SEQ)
     limit = int_param(request, "limit", 50, 1, MAX_PAGE) or 50
     f = AuditFilter(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from cctv.accounts.policy import safe_next
-from web.i18n import lang_of, translate
+from web.i18n import gettext, lang_of, ngettext
 from web.keys import LIMITER
 from web.security import (
     COOKIE,
@@ -64,7 +64,8 @@ async def login(request: web.Request) -> web.StreamResponse:
     wait = limiter.retry_after(user_key, ip_key)
     if wait:
         await _audit(request, username or "?", "login.failed", {"ip": ip, "reason": "rate_limited"})
-        page = _login_page(request, username=username, error=translate("login.locked", lang, s=wait),
+        page = _login_page(request, username=username, error=ngettext(lang, "Too many failed attempts; try again in %(num)s second.",
+                                                                   "Too many failed attempts; try again in %(num)s seconds.", wait),
                            nxt=nxt, status=429)
         page.headers["Retry-After"] = str(wait)
         return page
@@ -74,7 +75,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         limiter.failure(user_key, cfg.max_failures)
         limiter.failure(ip_key, cfg.max_failures_per_ip)
         await _audit(request, username or "?", "login.failed", {"ip": ip, "reason": why})
-        return _login_page(request, username=username, error=translate("login.failed", lang), nxt=nxt,
+        return _login_page(request, username=username, error=gettext(lang, "Wrong username or password."), nxt=nxt,
                            status=401)
 
     limiter.success(user_key)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from web.i18n import format_duration, format_ms, translate
+from web.i18n import format_duration, format_ms, format_ms_as, format_number, format_pct, gettext
 
 UPTIME_DAYS = 14
 CHART_H = 100  # SVG user units of a 100 % column
@@ -43,13 +43,12 @@ def uptime_columns(windows: list[tuple[int, int]], ms_by_state: list[dict[str, i
             y += h
         parts.append({"state": "unknown", "y": 0.0, "h": round(max(0.0, CHART_H - y), 2)})
         up = by_state.get("online", 0) + by_state.get("degraded", 0)
-        day = datetime.fromtimestamp(lo / 1000, tz)
         avail = 100 * up / known if known else None
         usable = 100 * by_state.get("online", 0) / known if known else None
-        title = translate("camera.uptime_day", lang, day=day.strftime("%d-%m"),
-                          avail="—" if avail is None else f"{avail:.1f}",
-                          usable="—" if usable is None else f"{usable:.1f}")
-        cols.append({"label": day.strftime("%d"), "parts": parts, "title": title, "avail": avail})
+        title = gettext(lang, "%(day)s: available %(avail)s%%, usable %(usable)s%%", day=format_ms_as(lo, tz, lang, "dd-MM"),
+                        avail="—" if avail is None else format_number(avail, lang),
+                        usable="—" if usable is None else format_number(usable, lang))
+        cols.append({"label": format_ms_as(lo, tz, lang, "dd"), "parts": parts, "title": title, "avail": avail})
     return cols
 
 
@@ -59,8 +58,8 @@ def motion_rows(events: list[dict[str, Any]], now_ms: int, tz: ZoneInfo, lang: s
         end = e["end_ms"]
         rows.append({
             "start": format_ms(e["start_ms"], tz, lang),
-            "end": format_ms(end, tz, lang) if end is not None else translate("camera.ongoing", lang),
+            "end": format_ms(end, tz, lang) if end is not None else gettext(lang, "ongoing"),
             "duration": format_duration((end if end is not None else now_ms) - e["start_ms"]),
-            "peak": f"{(e['peak_score'] or 0):.1f}%",
+            "peak": format_pct(e["peak_score"] or 0, lang),
         })
     return rows

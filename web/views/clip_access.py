@@ -24,7 +24,8 @@ from cctv.evidence.requests import (
     visible,
 )
 from web.errors import CctvError
-from web.i18n import format_duration, format_ms, iso_utc, lang_of, translate
+from web.i18n import format_duration, format_ms, iso_utc, lang_of
+from web.i18n_labels import CLIP_ERRORS, CLIP_STATES, ERROR_TITLES, label
 from web.keys import TIMEZONE
 from web.security import principal_of
 from web.views.access import services, tr
@@ -36,28 +37,28 @@ def require_clips(request: web.Request) -> Principal:
     """The caller, if they may file or decide clip requests (police, operators, admins); else 403."""
     p = principal_of(request)
     if p is None:
-        raise CctvError(401, tr(request, "error.401"), tr(request, "error.401.detail"))
+        raise CctvError(401, tr(request, "Login required"), tr(request, "Please log in first."))
     if not (p.can(Perm.CLIPS_REQUEST) or p.can(Perm.CLIPS_APPROVE)):
-        raise CctvError(403, tr(request, "error.403"), tr(request, "error.403.detail"))
+        raise CctvError(403, tr(request, "Forbidden"), tr(request, "You may not see this."))
     return p
 
 
 def request_id(request: web.Request) -> int:
     raw = request.match_info["id"]
     if not raw.isdigit() or int(raw) > MAX_ID:
-        raise CctvError(404, tr(request, "error.404"), tr(request, "clips.err.not_found", id=raw[:20]))
+        raise CctvError(404, tr(request, "Not found"), tr(request, "Unknown clip request: %(id)s", id=raw[:20]))
     return int(raw)
 
 
 def http_error(request: web.Request, err: ClipError) -> CctvError:
     params = {
-        k: (translate(f"clips.state.{v}", lang_of(request)) if k == "state" else v)
+        k: (label(lang_of(request), CLIP_STATES, v) if k == "state" else v)
         for k, v in err.params.items()
     }
     return CctvError(
         err.status,
-        tr(request, f"error.{err.status}") if err.status != 409 else tr(request, "clips.conflict"),
-        tr(request, f"clips.err.{err.code}", **params),
+        label(lang_of(request), ERROR_TITLES, err.status) if err.status != 409 else tr(request, "Already changed"),
+        label(lang_of(request), CLIP_ERRORS, err.code, **params),
     )
 
 
@@ -164,7 +165,7 @@ def request_view(request: web.Request, who: Principal, req: ClipRequest) -> dict
 
     d.update(
         {
-            "state_label": translate(f"clips.state.{req.state}", lang),
+            "state_label": label(lang, CLIP_STATES, req.state),
             "start_text": when(req.start_ms),
             "end_text": when(req.end_ms),
             "duration_text": format_duration(req.end_ms - req.start_ms),

@@ -37,7 +37,7 @@ async def download(request: web.Request) -> web.StreamResponse:
     name = getattr(cam, name_attr) if cam is not None else None
     path = await asyncio.to_thread(svc.exports.file, req.id, name) if name else None
     if cam is None or path is None:
-        raise CctvError(404, tr(request, "error.404"), tr(request, "clips.err.no_file"))
+        raise CctvError(404, tr(request, "Not found"), tr(request, "There is no such file."))
     detail = {
         "file": name,
         "kind": kind,

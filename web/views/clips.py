@@ -47,7 +47,8 @@ from cctv.evidence.requests import (
 from cctv.recording import coverage
 from cctv.store.segments import segments
 from web.errors import CctvError
-from web.i18n import format_duration, format_ms, iso_utc, lang_of, translate
+from web.i18n import format_duration, format_ms, iso_utc, lang_of
+from web.i18n_labels import CLIP_AUDIT_ACTIONS, CLIP_ERRORS, CLIP_STATES, label
 from web.keys import TIMEZONE
 from web.views.access import int_param, render, require, scope_of, services, tr
 from web.views.clip_access import (
@@ -76,8 +77,8 @@ def _state_filter(request: web.Request) -> str:
     if raw not in allowed:
         raise CctvError(
             400,
-            tr(request, "error.400"),
-            tr(request, "error.bad_choice", name="state", value=raw[:40], allowed=", ".join(allowed[1:])),
+            tr(request, "Bad request"),
+            tr(request, "Parameter %(name)s cannot be %(value)r: choose one of %(allowed)s.", name="state", value=raw[:40], allowed=", ".join(allowed[1:])),
         )
     return raw
 
@@ -113,7 +114,7 @@ async def clip_list(request: web.Request) -> web.Response:
         {
             "requests": [request_view(request, who, r) for r in rows],
             "state": state,
-            "states": ["open", *(str(s) for s in State)],
+            "states": [(s, label(lang_of(request), CLIP_STATES, s)) for s in ("open", *(str(s) for s in State))],
             "page": page,
             "pages": pages,
             "prev_url": url(page - 1) if page > 1 else None,
@@ -155,7 +156,7 @@ def _form_page(
     lang = lang_of(request)
     texts: dict[str, list[str]] = {}
     for e in errors:
-        texts.setdefault(e.field, []).append(translate(f"clips.err.{e.code}", lang, **e.params))
+        texts.setdefault(e.field, []).append(label(lang, CLIP_ERRORS, e.code, **e.params))
     return render(
         request,
         "clip_new.html",
@@ -289,7 +290,7 @@ async def _history(request: web.Request, req: ClipRequest) -> list[dict[str, str
             "when": format_ms(e.ts_ms, tz, lang),
             "actor": e.actor,
             "action": e.action,
-            "action_label": translate(f"clips.audit.{e.action}", lang),
+            "action_label": label(lang, CLIP_AUDIT_ACTIONS, e.action),
         }
         for e in reversed(rows)
     ]
@@ -357,8 +358,8 @@ async def act(request: web.Request) -> web.StreamResponse:
             await svc.store.awrite(svc.clips.close, req.id, req.state, who.username, now)
             await audit(request, who.username, "clip.close", req.id, {"was": str(req.state)})
     except Invalid as exc:
-        texts = "; ".join(translate(f"clips.err.{e.code}", lang_of(request), **e.params) for e in exc.errors)
-        raise CctvError(400, tr(request, "error.400"), texts) from None
+        texts = "; ".join(label(lang_of(request), CLIP_ERRORS, e.code, **e.params) for e in exc.errors)
+        raise CctvError(400, tr(request, "Bad request"), texts) from None
     except ClipError as err:
         raise http_error(request, err) from None
     raise web.HTTPSeeOther(f"/clips/{req.id}")

@@ -21,7 +21,8 @@ from cctv.accounts.policy import Perm
 from cctv.alerts.node import NodeAlert, human_bytes, visible_to
 from cctv.store.node_alert_store import visible
 from web.errors import CctvError
-from web.i18n import format_duration, format_ms, iso_utc, lang_of, translate
+from web.i18n import format_duration, format_ms, gettext, iso_utc, lang_of
+from web.i18n_labels import ALERT_STATUSES, NODE_ALERT_KINDS, label
 from web.keys import TIMEZONE
 from web.node_banner import banner_items
 from web.views.access import acknowledged, already_acknowledged, render, require, scope_of, services, tr
@@ -42,15 +43,15 @@ def view(request: web.Request, a: NodeAlert, now: int) -> dict[str, Any]:
     return {
         "id": a.id,
         "kind": a.kind,
-        "kind_label": translate(f"node_alerts.kind.{a.kind}", lang),
+        "kind_label": label(lang, NODE_ALERT_KINDS, a.kind),
         "node": a.node,
         "opened": format_ms(a.opened_ms, tz, lang),
         "duration": format_duration(end - a.opened_ms),
         "closed": format_ms(a.closed_ms, tz, lang) if a.closed_ms is not None else "",
-        "status_label": translate("alerts.status.closed" if a.closed_ms is not None else "alerts.status.open", lang),
+        "status_label": label(lang, ALERT_STATUSES, "closed" if a.closed_ms is not None else "open"),
         "cameras": len(visible_to(a, roots)),
         "affected_now": a.affected_now if a.closed_ms is None else 0,
-        "disk": translate("node_alerts.free_of", lang, free=human_bytes(a.free_bytes), total=human_bytes(a.total_bytes)),
+        "disk": gettext(lang, "%(free)s of %(total)s", free=human_bytes(a.free_bytes), total=human_bytes(a.total_bytes)),
         "acked_by": a.acked_by or "",
         "acked": format_ms(a.acked_ms, tz, lang) if a.acked_ms is not None else "",
     }
@@ -79,8 +80,8 @@ async def node_alerts_api(request: web.Request) -> web.Response:
     require(request, Perm.SYSTEM)
     raw = request.query.get("open", "")
     if raw not in ("", "0", "1"):
-        raise CctvError(400, tr(request, "error.400"),
-                        tr(request, "error.bad_choice", name="open", value=raw[:40], allowed="0, 1"))
+        raise CctvError(400, tr(request, "Bad request"),
+                        tr(request, "Parameter %(name)s cannot be %(value)r: choose one of %(allowed)s.", name="open", value=raw[:40], allowed="0, 1"))
     rows = await listed(request, only_open=raw == "1", limit=100)
     roots = list(scope_of(request).roots)
     return web.json_response({"alerts": [as_json(a, roots) for a in rows]})
@@ -99,7 +100,7 @@ async def ack(request: web.Request) -> web.StreamResponse:
     alert_id = int(request.match_info["id"])
     alert = await svc.store.aread(svc.node_alerts.get, alert_id)
     if alert is None or not visible(alert, list(scope_of(request).roots)):
-        raise CctvError(404, tr(request, "error.404"), tr(request, "node_alerts.unknown", id=alert_id))
+        raise CctvError(404, tr(request, "Not found"), tr(request, "Unknown system alert: %(id)s", id=alert_id))
     if alert.acked_by is not None:
         raise already_acknowledged(request, alert.acked_by, alert.acked_ms)
     now = svc.clock.now_ms()

@@ -23,7 +23,8 @@ from cctv.accounts.policy import Perm
 from cctv.status.messages import StreamStats
 from cctv.status.snapshots import SIZES
 from cctv.store import Interval
-from web.i18n import format_duration, format_ms, lang_of, reason_text, translate
+from web.i18n import format_duration, format_ms, format_number, gettext, lang_of, ngettext
+from web.i18n_labels import LEVELS, label, reason_text, state_label
 from web.keys import TIMEZONE
 from web.views.access import (
     area_counts,
@@ -83,7 +84,7 @@ def _area_page(request: web.Request, path: str) -> web.Response:
     ]
     context = {
         "area": area,
-        "level_label": translate(f"level.{area.level}", lang_of(request)),
+        "level_label": label(lang_of(request), LEVELS, area.level),
         "breadcrumbs": _crumbs(visible_breadcrumbs(request, area.path)),
         "counts": area_counts(request, area).as_dict(),
         "children": children,
@@ -140,20 +141,16 @@ def _stats(s: StreamStats | None, tz: ZoneInfo, lang: str) -> list[tuple[str, st
     if s is None:
         return None
     resolution = f"{s.width}×{s.height}" if s.width and s.height else "—"
-    keyframe = f"{s.keyframe_interval_s:.1f} s" if s.keyframe_interval_s is not None else "—"
-
-    def t(key: str) -> str:
-        return translate(key, lang)
-
+    keyframe = f"{format_number(s.keyframe_interval_s, lang)} s" if s.keyframe_interval_s is not None else "—"
     return [
-        (t("camera.fps"), f"{s.fps:.1f}"),
-        (t("camera.bitrate"), f"{s.bitrate_bps / 1000:.0f} kbit/s"),
-        (t("camera.keyframe"), keyframe),
-        (t("camera.resolution"), resolution),
-        (t("camera.codec"), s.codec or "—"),
-        (t("camera.decode"), s.decode_mode),
-        (t("camera.reconnects"), str(s.reconnects)),
-        (t("camera.last_packet"), format_ms(s.last_packet_ms, tz, lang)),
+        (gettext(lang, "FPS"), format_number(s.fps, lang)),
+        (gettext(lang, "Bitrate"), f"{format_number(s.bitrate_bps / 1000, lang, 0)} kbit/s"),
+        (gettext(lang, "Keyframe interval"), keyframe),
+        (gettext(lang, "Resolution"), resolution),
+        (gettext(lang, "Codec"), s.codec or "—"),
+        (gettext(lang, "Decode mode"), s.decode_mode),
+        (gettext(lang, "Reconnects"), str(s.reconnects)),
+        (gettext(lang, "Last packet"), format_ms(s.last_packet_ms, tz, lang)),
     ]
 
 
@@ -190,7 +187,7 @@ def timeline_bars(
         }
 
     def exact(iv: Interval, lo: int, hi: int) -> dict[str, Any]:
-        label = translate(f"state.{iv.state}", lang)
+        label = state_label(lang, iv.state)
         words = reason_text(iv.state, iv.reason, lang)
         span = f"{format_ms(lo, tz, lang)} → {format_ms(hi, tz, lang)}"
         return bar(iv.state, lo, hi, f"{label}{' — ' + words if words else ''}: {span}")
@@ -204,12 +201,14 @@ def timeline_bars(
         elif run:
             worst = min((iv.state for iv, _, _ in run), key=lambda s: WORST.get(s, 0))
             lo, hi = run[0][1], run[-1][2]
-            title = translate(
-                "camera.timeline_mixed",
+            span = f"{format_ms(lo, tz, lang)} → {format_ms(hi, tz, lang)}"
+            title = ngettext(
                 lang,
-                n=len(run),
-                worst=translate(f"state.{worst}", lang),
-                span=f"{format_ms(lo, tz, lang)} → {format_ms(hi, tz, lang)}",
+                "%(num)s state change, worst: %(worst)s: %(span)s",
+                "%(num)s state changes, worst: %(worst)s: %(span)s",
+                len(run),
+                worst=state_label(lang, worst),
+                span=span,
             )
             bars.append(bar(worst, lo, hi, title, mixed=True))
         run.clear()
@@ -231,12 +230,12 @@ def _interval_rows(intervals: list[Interval], now: int, tz: ZoneInfo, lang: str)
         rows.append(
             {
                 "state": iv.state,
-                "state_label": translate(f"state.{iv.state}", lang),
+                "state_label": state_label(lang, iv.state),
                 "reason_text": reason_text(iv.state, iv.reason, lang),
                 "start": format_ms(iv.start_ms, tz, lang),
                 "end": format_ms(iv.end_ms, tz, lang)
                 if iv.end_ms is not None
-                else translate("camera.ongoing", lang),
+                else gettext(lang, "ongoing"),
                 "duration": format_duration(end - iv.start_ms),
             }
         )
@@ -249,11 +248,11 @@ def _availability(ms_by_state: dict[str, int], lang: str) -> list[dict[str, Any]
     for state in ("online", "degraded", "offline"):
         ms = ms_by_state.get(state, 0)
         covered += ms
-        rows.append({"state": state, "label": translate(f"state.{state}", lang), "pct": ms * 100 / DAY_MS})
+        rows.append({"state": state, "label": state_label(lang, state), "pct": ms * 100 / DAY_MS})
     rows.append(
         {
             "state": "unknown",
-            "label": translate("camera.no_data", lang),
+            "label": gettext(lang, "No data"),
             "pct": max(0, DAY_MS - covered) * 100 / DAY_MS,
         }
     )

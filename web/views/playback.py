@@ -32,7 +32,7 @@ from cctv.store import Store
 from cctv.store.segment_models import SegmentRow
 from cctv.store.segments import segments
 from web.errors import CctvError
-from web.i18n import iso_utc
+from web.i18n import N_, iso_utc, lang_of, ngettext
 from web.keys import TIMEZONE
 from web.views.access import camera_or_404, require, services, tr
 
@@ -68,26 +68,27 @@ def hls_playlist(segs: Sequence[Segment], url_of: Callable[[Segment], str]) -> s
     return "\n".join(lines) + "\n"
 
 
-def _bad(request: web.Request, key: str, **fmt: object) -> CctvError:
-    return CctvError(400, tr(request, "error.400"), tr(request, key, **fmt))
+def _bad(request: web.Request, msgid: str, **fmt: object) -> CctvError:
+    """A 400 whose detail is ``msgid`` (marked with N_ where it is written) in the request's language."""
+    return CctvError(400, tr(request, "Bad request"), tr(request, msgid, **fmt))
 
 
 def _time_param(request: web.Request, name: str) -> int:
     raw = request.query.get(name, "").strip()
     if not raw:
-        raise _bad(request, "playback.err.missing", name=name)
+        raise _bad(request, N_("Parameter %(name)s is required."), name=name)
     if raw.isdigit():
         value = int(raw)
     else:
         try:
             t = datetime.fromisoformat(raw)
         except ValueError:
-            raise _bad(request, "playback.err.bad_time", name=name, value=raw[:40]) from None
+            raise _bad(request, N_("Parameter %(name)s is not a time: %(value)r (UTC ms or ISO 8601)."), name=name, value=raw[:40]) from None
         if t.tzinfo is None:
             t = t.replace(tzinfo=request.app[TIMEZONE])
         value = round(t.timestamp() * 1000)
     if not 0 <= value <= MAX_MS:
-        raise _bad(request, "error.bad_range", name=name, lo=0, hi=MAX_MS)
+        raise _bad(request, N_("Parameter %(name)s must be between %(lo)s and %(hi)s."), name=name, lo=0, hi=MAX_MS)
     return value
 
 
@@ -98,7 +99,7 @@ def _day(request: web.Request) -> tuple[str, int, int]:
         try:
             d = date.fromisoformat(raw)
         except ValueError:
-            raise _bad(request, "playback.err.bad_day", value=raw[:40]) from None
+            raise _bad(request, N_("%(value)r is not a valid day (YYYY-MM-DD)."), value=raw[:40]) from None
     else:
         d = datetime.fromtimestamp(services(request).clock.now_ms() / 1000, tz).date()
     start = datetime(d.year, d.month, d.day, tzinfo=tz)
@@ -144,9 +145,10 @@ async def vod_playlist(request: web.Request) -> web.Response:
     cam = camera_or_404(request, request.match_info["path"])
     start, end = _time_param(request, "start"), _time_param(request, "end")
     if end <= start:
-        raise _bad(request, "playback.err.order")
+        raise _bad(request, N_("end must be after start."))
     if end - start > MAX_SPAN_MS:
-        raise _bad(request, "playback.err.too_long", hours=24)
+        raise CctvError(400, tr(request, "Bad request"), ngettext(lang_of(request), "At most %(num)s hour per playlist.",
+                                                                  "At most %(num)s hours per playlist.", 24))
     svc = services(request)
     segs = await svc.store.aread(segments, svc.store, cam.path, start, end)
     body = hls_playlist(segs, lambda s: f"/camera/{cam.path}/segments/{s.id}.ts")
@@ -179,7 +181,7 @@ async def segment(request: web.Request) -> web.StreamResponse:
     rel = await svc.store.aread(segment_file, svc.store, cam.path, int(request.match_info["id"]))
     path = Path(svc.exports.recordings) / rel if rel else None
     if path is None or not path.is_file():
-        raise CctvError(404, tr(request, "error.404"), tr(request, "playback.err.no_segment"))
+        raise CctvError(404, tr(request, "Not found"), tr(request, "This recording segment does not exist (any more)."))
     return web.FileResponse(
         path, headers={"Content-Type": "video/mp2t", "Cache-Control": "private, max-age=3600"}
     )

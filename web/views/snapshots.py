@@ -33,7 +33,7 @@ async def snapshot(request: web.Request) -> web.Response:
     # The store reads its disk mirror the first time after a restart: keep that off the event loop.
     src = await asyncio.to_thread(store.get, cam.path)
     if src is None:
-        raise CctvError(404, tr(request, "error.404"), tr(request, "error.no_snapshot"))
+        raise CctvError(404, tr(request, "Not found"), tr(request, "No snapshot of this camera yet."))
     width = fit_width(requested) if requested is not None else None
     etag = src.etag if width is None else sized_etag(src, width)
     headers = {"ETag": f'"{etag}"', "Cache-Control": "no-cache"}

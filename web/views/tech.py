@@ -33,7 +33,8 @@ from cctv.accounts.policy import Perm
 from cctv.rollup.tally import DAY_MS, Tally, sum_tallies, worst
 from cctv.sites import Area
 from web.errors import CctvError
-from web.i18n import format_duration, format_ms, lang_of, reason_text, translate
+from web.i18n import format_duration, format_ms, format_pct, lang_of
+from web.i18n_labels import LEVELS, TECH_FILTERS, WINDOWS, label, reason_text, state_label
 from web.keys import TIMEZONE
 from web.views import tech_data as td
 from web.views.access import (
@@ -59,10 +60,10 @@ def _choice(request: web.Request, name: str, allowed: tuple[str, ...], default: 
     if value not in allowed:
         raise CctvError(
             400,
-            tr(request, "error.400"),
+            tr(request, "Bad request"),
             tr(
                 request,
-                "error.bad_choice",
+                "Parameter %(name)s cannot be %(value)r: choose one of %(allowed)s.",
                 name=name,
                 value=value[:40],
                 allowed=", ".join(a for a in allowed if a),
@@ -98,8 +99,8 @@ async def _tech(request: web.Request, path: str, fmt: str) -> web.StreamResponse
     if fmt not in ("html", "csv"):
         raise CctvError(
             400,
-            tr(request, "error.400"),
-            tr(request, "error.bad_choice", name="format", value=fmt[:40], allowed="html, csv"),
+            tr(request, "Bad request"),
+            tr(request, "Parameter %(name)s cannot be %(value)r: choose one of %(allowed)s.", name="format", value=fmt[:40], allowed="html, csv"),
         )
     area = await _area(request, path)
     svc = services(request)
@@ -125,7 +126,7 @@ async def _tech(request: web.Request, path: str, fmt: str) -> web.StreamResponse
     pages = max(1, -(-len(rows) // PAGE))
     if page > pages:
         raise CctvError(
-            400, tr(request, "error.400"), tr(request, "error.bad_range", name="page", lo=1, hi=pages)
+            400, tr(request, "Bad request"), tr(request, "Parameter %(name)s must be between %(lo)s and %(hi)s.", name="page", lo=1, hi=pages)
         )
     chart_window = _choice(request, "chart", WINDOW_KEYS, "7d")
     per_cam = {r.path: r.tallies for r in all_rows}
@@ -140,7 +141,7 @@ async def _tech(request: web.Request, path: str, fmt: str) -> web.StreamResponse
     first = (page - 1) * PAGE
     context = {
         "area": area,
-        "level_label": translate(f"level.{area.level}", lang),
+        "level_label": label(lang, LEVELS, area.level),
         "breadcrumbs": [{"path": a.path, "name": a.name} for a in visible_breadcrumbs(request, area.path)],
         "counts": (counts := area_counts(request, area).as_dict()),
         "reason_counts": _reason_counts(counts["reasons"], lang),  # type: ignore[arg-type]
@@ -163,9 +164,9 @@ async def _tech(request: web.Request, path: str, fmt: str) -> web.StreamResponse
         "dir": direction,
         "state": state,
         "q": q,
-        "states": [(s, translate(f"tech.filter.{s or 'all'}", lang)) for s in td.STATE_FILTERS],
+        "states": [(s, label(lang, TECH_FILTERS, s)) for s in td.STATE_FILTERS],
         "chart": td.chart(svc, area, now, chart_window, tz, lang),
-        "chart_urls": [(w, translate(f"tech.window.{w}", lang), url(chart=w)) for w in WINDOW_KEYS],
+        "chart_urls": [(w, label(lang, WINDOWS, w), url(chart=w)) for w in WINDOW_KEYS],
         "csv_url": (f"/tech/{area.path}.csv" if area.path else "/tech.csv")
         + (
             "?"
@@ -200,7 +201,7 @@ def _reason_counts(reasons: dict[str, int], lang: str) -> list[dict[str, Any]]:
         out.append(
             {
                 "state": state,
-                "state_label": translate(f"state.{state}", lang),
+                "state_label": state_label(lang, state),
                 "reason_text": reason_text(state, reason, lang),
                 "n": n,
             }
@@ -209,7 +210,7 @@ def _reason_counts(reasons: dict[str, int], lang: str) -> list[dict[str, Any]]:
 
 
 def _pct(v: float | None) -> str:
-    return "—" if v is None else f"{v * 100:.1f}%"
+    return "—" if v is None else format_pct(v * 100)
 
 
 def _dur(ms: float | None) -> str:
@@ -220,7 +221,7 @@ def _summary(by_window: dict[str, Tally], lang: str) -> list[dict[str, str]]:
     return [
         {
             "window": w,
-            "label": translate(f"tech.window.{w}", lang),
+            "label": label(lang, WINDOWS, w),
             "avail": _pct(t.availability),
             "usable": _pct(t.usability),
             "mttr": _dur(t.mttr_ms),
@@ -271,7 +272,7 @@ def _camera_view(r: td.CameraRow, tz: Any, lang: str, now: int) -> dict[str, Any
         "kelurahan": r.kelurahan,
         "rt_path": r.rt_path,
         "state": r.state,
-        "state_label": translate(f"state.{r.state}", lang),
+        "state_label": state_label(lang, r.state),
         "reason_text": reason_text(r.state, r.reason, lang) or "—",
         "since": format_ms(r.since_ms, tz, lang),
         "since_ago": format_duration(now - r.since_ms),

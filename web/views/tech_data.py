@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 from cctv.app.services import Services
 from cctv.rollup.tally import DAY_MS, Tally, sum_tallies
 from cctv.sites import Area
-from web.i18n import format_duration, format_ms, reason_text, translate
+from web.i18n import format_duration, format_ms, format_ms_as, format_pct, gettext
+from web.i18n_labels import reason_text, state_label
 
 HOUR_MS = 3600 * 1000
 STATE_RANK = {"offline": 0, "degraded": 1, "online": 2}
@@ -178,12 +179,12 @@ def outage_rows(
                 "name": cam.name,
                 "rt": svc.sites.area(cam.rt).name,
                 "state": e.state,
-                "state_label": translate(f"state.{e.state}", lang),
+                "state_label": state_label(lang, e.state),
                 "reasons": ", ".join(reason_text(e.state, r, lang) for r in e.reasons if r) or "—",
                 "start": format_ms(e.start_ms, tz, lang),
                 "end": format_ms(e.end_ms, tz, lang)
                 if e.end_ms is not None
-                else translate("camera.ongoing", lang),
+                else gettext(lang, "ongoing"),
                 "duration": format_duration(e.duration_ms(now_ms)),
                 "ongoing": e.end_ms is None,
                 "repaired": e.repaired,
@@ -261,7 +262,7 @@ def chart_of(
                 seg = []
                 continue
             seg.append(f"{x(i)},{y(v)}")
-            label = f"{name}: {v * 100:.1f}% — {format_ms(edges[i], tz, lang)}"
+            label = f"{name}: {format_pct(v * 100, lang)} — {format_ms(edges[i], tz, lang)}"
             points.append({"x": x(i), "y": y(v), "title": label})
         if seg:
             segments.append(" ".join(seg))
@@ -275,9 +276,9 @@ def chart_of(
             }
         )
     yticks = [{"y": y(p / 100), "label": f"{p}%"} for p in range(lo, 101, 10 if 100 - lo > 20 else 5)]
-    fmt = "%H:%M" if window == "24h" else "%d/%m"
+    pattern = "HH:mm" if window == "24h" else "dd/MM"
     xticks = [
-        {"x": x(i), "label": datetime.fromtimestamp(edges[i] / 1000, tz).strftime(fmt)}
+        {"x": x(i), "label": format_ms_as(edges[i], tz, lang, pattern)}
         for i in sorted({0, n // 4, n // 2, 3 * n // 4, n - 1})
     ]
     return {

@@ -27,7 +27,8 @@ from cctv.sites import Area
 from cctv.status.attention import attention_order, is_night
 from cctv.status.live_model import CameraLive
 from cctv.status.snapshots import SIZES
-from web.i18n import lang_of, translate
+from web.i18n import lang_of
+from web.i18n_labels import LEVELS, label
 from web.keys import TIMEZONE
 from web.views.access import (
     area_cameras,
@@ -96,7 +97,7 @@ def _wall_page(request: web.Request, path: str) -> web.Response:
     page, pages, start, stop = page_slice(len(cams), wanted, grid * grid)
     context = {
         "area": area,
-        "level_label": translate(f"level.{area.level}", lang_of(request)),
+        "level_label": label(lang_of(request), LEVELS, area.level),
         "breadcrumbs": [{"path": a.path, "name": a.name} for a in visible_breadcrumbs(request, area.path)],
         "counts": counts_of(cams).as_dict(),
         "grid": grid,

@@ -22,7 +22,7 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from cctv.accounts.policy import Perm
-from web.i18n import lang_of, translate
+from web.i18n import gettext, lang_of
 from web.keys import SOCKET_HUB, TIMEZONE, WEBSOCKETS
 from web.socket_hub import MAX_WATCH, SocketFeed, SocketHub
 from web.views.access import area_or_404, require, scope_of
@@ -109,19 +109,19 @@ def client_message(feed: SocketFeed, text: str) -> str | None:
     try:
         m = json.loads(text)
     except ValueError:
-        return translate("ws.bad_message", feed.lang, why="JSON")
+        return gettext(feed.lang, "Unknown WebSocket message (%(why)s); accepted: watch.", why="JSON")
     if not isinstance(m, dict):
-        return translate("ws.bad_message", feed.lang, why="type")
+        return gettext(feed.lang, "Unknown WebSocket message (%(why)s); accepted: watch.", why="type")
     if m.get("type") == "resync":
         feed.resync = True
         feed.queue.clear()
         feed.wake.set()
         return None
     if m.get("type") != "watch":
-        return translate("ws.bad_message", feed.lang, why="type")
+        return gettext(feed.lang, "Unknown WebSocket message (%(why)s); accepted: watch.", why="type")
     cams = m.get("cameras")
     if not isinstance(cams, list) or not all(isinstance(c, str) for c in cams) or len(cams) > MAX_WATCH:
-        return translate("ws.bad_watch", feed.lang, n=MAX_WATCH)
+        return gettext(feed.lang, "watch.cameras must be a list of camera paths (at most %(n)s).", n=MAX_WATCH)
     feed.watch = frozenset(c for c in cams if feed.visible(c))
     feed.pending = {c: t for c, t in feed.pending.items() if c in feed.watch}
     return None
