@@ -9,7 +9,7 @@ import os
 import socket
 from typing import Any
 
-from cctv.alerts.camera_writer import AlertWriter
+from cctv.alerts.writer import AlertWriter
 from cctv.app.services import Services
 from cctv.store.writer import StoreWriter
 

@@ -19,9 +19,8 @@ from cctv.status.bus import Bus
 from cctv.status.live_model import LiveModel
 from cctv.status.snapshots import SnapshotStore
 from cctv.store import Store
-from cctv.store.alert_store import AlertStore
+from cctv.store.alerts import AlertStore
 from cctv.store.clip_store import ClipStore
-from cctv.store.node_alert_store import NodeAlertStore
 
 
 @dataclass
@@ -42,7 +41,6 @@ class Services:
     # The live roll-up model (started by CoreRuntime, or by the first view that needs it) and the alert feed.
     rollup: RollupModel = field(default=None)  # type: ignore[assignment]
     alerts: AlertStore = field(default=None)  # type: ignore[assignment]
-    node_alerts: NodeAlertStore = field(default=None)  # type: ignore[assignment]  # disk full, nearly full
     # Clip requests and the node's export job runner (cctv/evidence/jobs.py; recover() at start-up).
     clips: ClipStore = field(default=None)  # type: ignore[assignment]
     exports: ExportRunner = field(default=None)  # type: ignore[assignment]
@@ -56,8 +54,6 @@ class Services:
             self.rollup = RollupModel(c.path for c in self.sites.cameras if c.enabled)
         if self.alerts is None:
             self.alerts = AlertStore(self.store.engine)
-        if self.node_alerts is None:
-            self.node_alerts = NodeAlertStore(self.store.engine)
         if self.clips is None:
             self.clips = ClipStore(self.store.engine)
         if self.exports is None:

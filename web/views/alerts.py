@@ -25,14 +25,12 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from cctv.accounts.policy import Perm
-from cctv.alerts.camera import Alert
+from cctv.alerts.model import CAMERA, Alert
 from cctv.sites import normalize
 from web.errors import CctvError
 from web.i18n import format_duration, format_ms, iso_utc, lang_of, reason_text, translate
 from web.keys import TIMEZONE
 from web.views.access import (
-    acknowledged,
-    already_acknowledged,
     area_or_404,
     int_param,
     render,
@@ -41,6 +39,7 @@ from web.views.access import (
     services,
     tr,
 )
+from web.views.acknowledge import acknowledge
 from web.views.node_alerts import listed as node_listed
 from web.views.node_alerts import view as node_view
 
@@ -73,6 +72,7 @@ async def _list(request: web.Request) -> tuple[list[Alert], dict[str, Any], int 
     rows = await svc.store.aread(
         svc.alerts.alerts,
         roots,
+        kinds=(CAMERA,),
         area=area_path or None,
         only_open=filters["open"],
         unacked=filters["unacked"],
@@ -187,24 +187,8 @@ async def alerts_api(request: web.Request) -> web.Response:
 
 @routes.post(r"/alerts/{id:\d{1,18}}/ack")
 async def ack(request: web.Request) -> web.StreamResponse:
-    who = require(request, Perm.ALERTS_ACK)
-    svc = services(request)
-    alert_id = int(request.match_info["id"])
-    alert = await svc.store.aread(svc.alerts.get, alert_id)
-    if alert is None or not scope_of(request).covers(alert.camera):
-        raise CctvError(404, tr(request, "error.404"), tr(request, "alerts.unknown", id=alert_id))
-    if alert.acked_by is not None:
-        raise already_acknowledged(request, alert.acked_by, alert.acked_ms)
-    now = svc.clock.now_ms()
-    updated, done = await svc.store.awrite(svc.alerts.ack, alert_id, who.username, now)
-    if not done or updated is None:  # someone else acknowledged it in between
-        raise already_acknowledged(request)
-    await svc.store.awrite(
-        svc.audit.append,
-        now,
-        who.username,
-        "alert.ack",
-        alert.camera,
-        {"alert": alert_id, "state": alert.state, "reason": alert.reason},
+    return await acknowledge(
+        request, Perm.ALERTS_ACK, (CAMERA,), "alerts.unknown",
+        lambda a: ("alert.ack", a.camera, {"alert": a.id, "state": a.state, "reason": a.reason}),
+        _json,
     )
-    return await acknowledged(request, {"alert": _json(updated)})
