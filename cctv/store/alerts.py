@@ -30,17 +30,22 @@ def _like_escape(path: str) -> str:
     return path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def within(paths: Sequence[str]) -> Any:
-    """SQL condition: the alert touched a camera within one of ``paths`` ("" is the city: every alert)."""
-    if "" in paths:
-        return true()
+def _under(paths: Sequence[str]) -> Any:
+    cam = AlertCameraRow.camera
+    return or_(*(or_(cam == p, cam.like(_like_escape(p) + "/%", escape="\\")) for p in paths))
+
+
+def within(paths: Sequence[str], area: str | None = None) -> Any:
+    """SQL condition: the alert touched a camera within one of ``paths`` ("" is the city: every alert, even one
+    without cameras) and, if given, within ``area`` (the same camera: an area narrows, never widens)."""
     if not paths:
         return false()
-    cam = AlertCameraRow.camera
-    return exists().where(
-        AlertCameraRow.alert_id == AlertRow.id,
-        or_(*(or_(cam == p, cam.like(_like_escape(p) + "/%", escape="\\")) for p in paths)),
-    )
+    scope = [] if "" in paths else [_under(paths)]
+    if area:
+        scope.append(_under([area]))
+    if not scope:
+        return true()
+    return exists().where(AlertCameraRow.alert_id == AlertRow.id, *scope)
 
 
 class AlertStore:
@@ -123,9 +128,7 @@ class AlertStore:
     ) -> list[Alert]:
         """Alerts of ``kinds`` touching ``scope`` (and ``area``), newest first (by opened_ms, then id); with
         ``open_first`` the open ones before the closed ones."""
-        q = select(*_COLS).where(AlertRow.kind.in_(kinds), within(scope))
-        if area:
-            q = q.where(within([area]))
+        q = select(*_COLS).where(AlertRow.kind.in_(kinds), within(scope, area))
         if only_open:
             q = q.where(AlertRow.closed_ms.is_(None))
         if unacked:
