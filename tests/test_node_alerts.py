@@ -263,3 +263,56 @@ async def test_writer_check_failure_is_counted_and_watching_goes_on(web_services
         await asyncio.sleep(0.01)
     await w.stop()
     assert calls >= 3 and w.errors == 1
+
+
+async def test_a_node_alert_shows_each_operator_only_their_cameras(web_services: Services, client_as: Any) -> None:
+    """Three cameras in three areas: an operator of one area sees the alert with that one camera (count, list,
+    banner); an operator of an area it did not touch does not see it at all."""
+    cams = (CAM1, CAM4, CAM5)
+    alert_id = web_services.alerts.write(
+        AlertEvent("open", node_alert("rec-alpha", DISK_FULL, T0, cams, free_bytes=0, total_bytes=2 * GB))
+    )
+    for scope, mine in ((SCOPE, CAM1), ("kota-baru/simpang-tiga-sipin", CAM4), ("telanaipura", CAM5)):
+        op = await client_as("operator", scope)
+        [only] = (await (await op.get("/api/node-alerts")).json())["alerts"]
+        assert only["id"] == alert_id and only["cameras"] == [mine], scope
+        home = await (await op.get("/")).text()
+        assert "1 kamera di wilayah Anda" in home, scope
+        feed = await (await op.get("/alerts")).text()
+        row = re.search(rf'data-node-alert="{alert_id}">(.*?)</tr>', feed, re.S)
+        assert row and re.search(r"<td>1 <span", row.group(1)), scope
+        for other in set(cams) - {mine}:
+            assert other not in home + feed, (scope, other)
+    elsewhere = await client_as("operator", "kota-baru/paal-lima/rt-08")
+    assert (await (await elsewhere.get("/api/node-alerts")).json())["alerts"] == []
+    assert "node-banner-error" not in await (await elsewhere.get("/")).text()
+    city = await client_as("technician", "/")
+    [whole] = (await (await city.get("/api/node-alerts")).json())["alerts"]
+    assert whole["cameras"] == sorted(cams)
+
+
+async def test_an_id_of_the_other_kind_does_not_exist_for_an_ack_route(
+    web_services: Services, disk_alerts: dict[str, int], client_as: Any
+) -> None:
+    """Camera and node alerts share one id space: each ack route answers 404 for the other kind's ids, word for
+    word as for an id that does not exist, and acknowledges nothing."""
+    from cctv.alerts.model import camera_alert
+
+    cam_id = web_services.alerts.write(AlertEvent("open", camera_alert(CAM1, T0, "offline", "timeout")))
+    op = await client_as("admin", "/")
+    token = token_of(await (await op.get("/")).text())
+    for route, other_id, unknown in (("alerts", disk_alerts["a"], 987654), ("node-alerts", cam_id, 987655)):
+        r = await op.post(f"/{route}/{other_id}/ack", data={"csrf_token": token}, allow_redirects=False)
+        assert r.status == 404, route
+        nothing = await op.post(f"/{route}/{unknown}/ack", data={"csrf_token": token}, allow_redirects=False)
+        assert nothing.status == 404
+        said, said_nothing = await r.text(), await nothing.text()
+        assert f": {other_id}" in said and said.replace(f": {other_id}", ": N") == said_nothing.replace(f": {unknown}", ": N")
+    assert web_services.alerts.get(cam_id).acked_by is None  # type: ignore[union-attr]
+    assert web_services.alerts.get(disk_alerts["a"]).acked_by is None  # type: ignore[union-attr]
+    assert web_services.audit.entries(action="alert.ack") == []
+    assert web_services.audit.entries(action="node_alert.ack") == []
+    r = await op.post(f"/alerts/{cam_id}/ack", data={"csrf_token": token}, allow_redirects=False)
+    assert r.status == 303  # and each kind's own route acknowledges it
+    r = await op.post(f"/node-alerts/{disk_alerts['a']}/ack", data={"csrf_token": token}, allow_redirects=False)
+    assert r.status == 303
