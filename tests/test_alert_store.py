@@ -5,19 +5,14 @@ alerts over from their two old tables and back."""
 from __future__ import annotations
 
 import json
-import os
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from alembic import command
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 
 from cctv.alerts.model import CAMERA, DISK_FULL, DISK_LOW, NODE_KINDS, AlertEvent, camera_alert, node_alert
 from cctv.store.alerts import AlertStore
-from cctv.store.db import _alembic_config, current_revisions, head_revisions, make_engine, migrate
-from tests.store_fixtures import PG_URL, _pg_available, store_fixture  # noqa: F401  (the "store" fixture)
+from cctv.store.db import _alembic_config, current_revisions, head_revisions, migrate
+from tests.store_fixtures import bare_engine_fixture, store_fixture  # noqa: F401  (the fixtures)
 
 A = "kota-baru/paal-lima/rt-07/cam-1"
 B = "kota-baru/paal-lima/rt-08/cam-1"
@@ -74,33 +69,6 @@ def test_ids_of_one_kind_are_unknown_to_the_other(store) -> None:
 
 
 # -- migration 0007 ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def bare_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An empty database (not migrated)."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
-        yield engine
-        engine.dispose()
-        return
-    why = _pg_available()
-    if why:
-        if os.environ.get("CI"):
-            pytest.fail(why)
-        pytest.skip(why)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def _downgrade(engine: Engine, revision: str) -> None:
