@@ -78,6 +78,23 @@ def test_a_restart_continues_the_open_alert_or_closes_it_if_the_disk_was_freed()
     assert t.open == {}
 
 
+def test_the_one_rule_closes_a_node_alert_by_tick_or_by_a_late_return():
+    """Node alerts follow the rule camera alerts do: absent for ``clear_ms`` closes at the first absence, found by
+    a tick, or by the next presence when that comes later (then it is a new incident)."""
+    t = Tracker(clear_ms=10_000)
+    observe = observer(t)
+    observe(T0, full(CAM1))
+    assert observe(T0 + 5_000, Observation(False)) == []
+    assert t.tick(T0 + 14_999) == []
+    [ev] = t.tick(T0 + 15_000)
+    assert ev.kind == "close" and ev.alert.closed_ms == T0 + 5_000 and t.open == {}
+    observe(T0 + 20_000, full(CAM1))
+    observe(T0 + 25_000, Observation(False))
+    events = observe(T0 + 60_000, full(CAM2))  # no observation in between: away for longer than clear_ms
+    assert [e.kind for e in events] == ["close", "open"]
+    assert events[0].alert.closed_ms == T0 + 25_000 and events[1].alert.cameras == (CAM2,)
+
+
 def test_bad_parameters_are_refused_with_what_was_wrong():
     with pytest.raises(ValueError, match="unknown node alert kind 'disk_fire'"):
         Tracker().observe(T0, "n", "disk_fire", Observation(True))

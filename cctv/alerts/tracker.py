@@ -26,7 +26,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-from cctv.alerts.model import BAD, CAMERA, NODE_KINDS, Alert, AlertEvent, Observation, node_alert
+from cctv.alerts.model import (
+    BAD,
+    CAMERA,
+    NODE_KINDS,
+    Alert,
+    AlertEvent,
+    Observation,
+    camera_alert,
+    node_alert,
+)
 from cctv.status.messages import StatusChange
 
 STABLE_MS = 5 * 60 * 1000  # camera alerts
@@ -51,14 +60,10 @@ class Tracker:
         return self.stable_ms if kind == CAMERA else self.clear_ms
 
     def load(self, alerts: Iterable[Alert]) -> None:
-        """Continue the store's open alerts after a restart (a node alert closes if its condition is not seen
-        again). Replaces what was open of the kinds loaded."""
-        loaded = [a for a in alerts if a.is_open]
-        kinds = {a.kind for a in loaded}
-        self.open = {k: a for k, a in self.open.items() if a.kind not in kinds} | {a.key: a for a in loaded}
-        for a in loaded:
-            if a.last_seen_ms is not None:
-                self._written_ms[a.key] = a.last_seen_ms
+        """Start from the store's open alerts after a restart (a node alert closes if its condition is not seen
+        again)."""
+        self.open = {a.key: a for a in alerts if a.is_open}
+        self._written_ms = {a.key: a.last_seen_ms for a in self.open.values() if a.last_seen_ms is not None}
 
     def set_id(self, key: Key, opened_ms: int, alert_id: int) -> None:
         cur = self.open.get(key)
@@ -74,9 +79,7 @@ class Tracker:
         cur = self.open.get(key)
         if state in BAD:
             if cur is None:
-                new = Alert(CAMERA, change.camera, t, (change.camera,), state=state, reason=change.reason,
-                            worst_state=state, changes=1, last_change_ms=t)
-                return events + self._put(new, "open")
+                return events + self._put(camera_alert(change.camera, t, state, change.reason), "open")
             worst = "offline" if "offline" in (cur.worst_state, state) else state
             return events + self._put(replace(
                 cur,

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cctv.alerts.model import CAMERA, DISK_FULL, AlertEvent, Observation, human_bytes
-from cctv.alerts.tracker import STABLE_MS, Tracker
+from cctv.alerts.tracker import CLEAR_MS, STABLE_MS, Tracker
 from cctv.clock import Clock
 from cctv.status.bus import Bus, Subscription
 from cctv.status.messages import TOPIC_STATUS, StatusChange
@@ -62,7 +62,7 @@ class AlertWriter:
         self.clock = clock
         self.alerts = alerts or AlertStore(store.engine)
         self.node = node
-        self.tracker = Tracker(stable_ms, int(node.clear_s * 1000) if node else 60_000)
+        self.tracker = Tracker(stable_ms, int(node.clear_s * 1000) if node else CLEAR_MS)
         self.tick_s = tick_s
         self.sub: Subscription | None = None
         self._run_task: asyncio.Task[None] | None = None
