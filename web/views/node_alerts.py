@@ -1,5 +1,5 @@
-"""Node alerts (cctv/alerts/model.py, kinds disk_full and disk_low) on the web: listed in the alert feed's "system" part and in the banner of
-every page, acknowledged once.
+"""Node alerts (kinds disk_full and disk_low of cctv/alerts/model.py) on the web: listed in the alert feed's
+"system" part and in the banner of every page, acknowledged once (web/views/acknowledge.py).
 
 - ``GET /api/node-alerts``: ``open=1`` for open ones only; JSON ``{"alerts": [...]}``, each with the cameras
   of the alert that lie in the caller's scope (never the others).
@@ -95,9 +95,8 @@ async def banner(request: web.Request) -> web.Response:
 
 @routes.post(r"/node-alerts/{id:\d{1,18}}/ack")
 async def ack(request: web.Request) -> web.StreamResponse:
-    roots = list(scope_of(request).roots)
     return await acknowledge(
         request, Perm.SYSTEM, NODE_KINDS, "node_alerts.unknown",
         lambda a: ("node_alert.ack", f"node:{a.node}", {"node_alert": a.id, "kind": a.kind, "opened_ms": a.opened_ms}),
-        lambda a: as_json(a, roots),
+        lambda a: as_json(a, list(scope_of(request).roots)),
     )
