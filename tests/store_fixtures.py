@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
-from cctv.store import Store
+from cctv.store import Store, make_engine
 
 PG_URL = os.environ.get("CCTV_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -25,6 +26,32 @@ def _pg_available() -> str | None:
         return f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}"
 
 
+def _require_pg() -> None:
+    why = _pg_available()
+    if why:
+        if os.environ.get("CI"):
+            pytest.fail(why)  # CI starts PostgreSQL: its absence there is a failure, not a skip
+        pytest.skip(why)
+
+
+@contextmanager
+def pg_schema() -> Iterator[Engine]:
+    """An engine on a fresh PostgreSQL schema (dropped afterwards); skips the test where there is none."""
+    _require_pg()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 @pytest.fixture(name="store", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store_fixture(request: pytest.FixtureRequest, tmp_path) -> Iterator[Store]:
     if request.param == "sqlite":
@@ -33,22 +60,22 @@ def store_fixture(request: pytest.FixtureRequest, tmp_path) -> Iterator[Store]:
         yield s
         s.close()
         return
-    why = _pg_available()
-    if why:
-        if os.environ.get("CI"):
-            pytest.fail(why)  # CI starts PostgreSQL: its absence there is a failure, not a skip
-        pytest.skip(why)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
-    s = Store(PG_URL, engine=engine)
-    s.migrate()
-    try:
-        yield s
-    finally:
-        s.close()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with pg_schema() as engine:
+        s = Store(PG_URL, engine=engine)
+        s.migrate()
+        try:
+            yield s
+        finally:
+            s.close()
+
+
+@pytest.fixture(name="bare_engine", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def bare_engine_fixture(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:
+    """An empty database, not migrated (for testing migrations from an older revision)."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'bare.sqlite3'}")
+        yield engine
+        engine.dispose()
+        return
+    with pg_schema() as engine:
+        yield engine

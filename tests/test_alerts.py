@@ -1,4 +1,4 @@
-"""The alert feed: the debounce (pure), the writer over a real store and bus, the page and acknowledgement."""
+"""The alert feed: the debounce (pure, cctv/alerts/tracker.py), the writer over a real store and bus, the page and acknowledgement."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from cctv.alerts.camera import STABLE_MS, Alert, Debouncer
-from cctv.alerts.camera_writer import AlertWriter
+from cctv.alerts.model import camera_alert
+from cctv.alerts.tracker import STABLE_MS, Tracker
+from cctv.alerts.writer import AlertWriter
 from cctv.app.services import Services
 from cctv.status.messages import State, StatusChange
 from tests.conftest import csrf_of
@@ -27,7 +28,7 @@ def ch(state: str, t: int, reason: str = "timeout", cam: str = "a/b/c/d") -> Sta
 
 
 def test_a_flapping_camera_is_one_alert() -> None:
-    d = Debouncer()
+    d = Tracker()
     kinds = []
     t = 0
     for _ in range(50):  # down 20 s, up 40 s, for 50 minutes
@@ -43,7 +44,7 @@ def test_a_flapping_camera_is_one_alert() -> None:
 
 
 def test_worst_state_and_latest_reason() -> None:
-    d = Debouncer()
+    d = Tracker()
     d.on_change(ch("degraded", 0, "frozen"))
     (ev,) = d.on_change(ch("offline", 1000, "auth"))
     assert (ev.alert.state, ev.alert.reason, ev.alert.worst_state) == ("offline", "auth", "offline")
@@ -55,7 +56,7 @@ def test_worst_state_and_latest_reason() -> None:
 
 def test_closing_does_not_depend_on_ticks() -> None:
     """Without a tick, a change after the stable time closes the old alert and opens a new one."""
-    d = Debouncer(stable_ms=10 * MIN)
+    d = Tracker(stable_ms=10 * MIN)
     d.on_change(ch("offline", 0))
     d.on_change(ch("online", MIN))
     events = d.on_change(ch("offline", 11 * MIN))
@@ -67,15 +68,15 @@ def test_closing_does_not_depend_on_ticks() -> None:
 
 
 def test_online_without_an_alert_is_nothing_and_a_restart_continues() -> None:
-    d = Debouncer()
+    d = Tracker()
     assert d.on_change(ch("online", 0)) == []
     (opened,) = d.on_change(ch("offline", 10))
-    again = Debouncer()
-    again.load([opened.alert, Alert("x/y/z/w", 0, "offline", "", "offline", 1, 0, closed_ms=5)])
-    assert list(again.open) == ["a/b/c/d"]
+    again = Tracker()
+    again.load([opened.alert, camera_alert("x/y/z/w", 0, "offline", closed_ms=5)])
+    assert [a.camera for a in again.open.values()] == ["a/b/c/d"]
     assert [e.kind for e in again.on_change(ch("offline", 20, "auth"))] == ["update"]
     with pytest.raises(ValueError, match="stable_ms"):
-        Debouncer(stable_ms=0)
+        Tracker(stable_ms=0)
 
 
 # -- the writer over the store and the bus -----------------------------------------------------------

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from cctv.alerts.node import DISK_FULL, NodeAlert, NodeAlertEvent
+from cctv.alerts.model import DISK_FULL, AlertEvent, node_alert
 from cctv.config import load_config
 from cctv.store import Store
-from cctv.store.node_alert_store import NodeAlertStore
+from cctv.store.alerts import AlertStore
 from streams.sim import SimulatorProcess
 from tests.e2e_support import cameras, cctv_run
 from tests.support import free_port, gst_rtsp_missing, wait_for
@@ -49,9 +49,9 @@ def test_disk_full_banner_reaches_an_open_wall_and_is_acknowledged(tmp_path: Pat
 
         store = Store(f"sqlite:///{tmp_path / 'data' / 'cctv.sqlite3'}")
         try:
-            alert_id = NodeAlertStore(store.engine).write(NodeAlertEvent(
-                "open", NodeAlert("rekam-01", DISK_FULL, int(time.time() * 1000), int(time.time() * 1000),
-                                  tuple(cams), 2, 12_000_000, 500_000_000_000)))
+            alert_id = AlertStore(store.engine).write(AlertEvent("open", node_alert(
+                "rekam-01", DISK_FULL, int(time.time() * 1000), cams, free_bytes=12_000_000,
+                total_bytes=500_000_000_000)))
         finally:
             store.close()
 

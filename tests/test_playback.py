@@ -223,11 +223,11 @@ async def test_playback_in_a_real_browser(recorded: Services, web_server: Any, t
         pytest.skip(why)
     from playwright.async_api import async_playwright
 
-    from cctv.alerts.node import DISK_FULL, NodeAlert, NodeAlertEvent
+    from cctv.alerts.model import DISK_FULL, AlertEvent, node_alert
 
     add_user(recorded, "boss", "admin", ["/"])
-    full = NodeAlert("rec-1", DISK_FULL, T0 + 150_000, T0 + 150_000, (CAM1,), 1, closed_ms=T0 + 210_000)
-    recorded.node_alerts.write(NodeAlertEvent("open", full))  # the outage was a full disk
+    full = node_alert("rec-1", DISK_FULL, T0 + 150_000, (CAM1,), closed_ms=T0 + 210_000)
+    recorded.alerts.write(AlertEvent("open", full))  # the outage was a full disk
     base = str(web_server.make_url("/")).rstrip("/")
     async with async_playwright() as p:
         context = await p.chromium.launch_persistent_context(
@@ -272,15 +272,14 @@ async def test_playback_in_a_real_browser(recorded: Services, web_server: Any, t
 async def test_the_timeline_says_where_a_full_disk_stopped_recording(recorded: Services, as_user: Any):
     """A disk-full node alert that touched the camera marks its span on the day (clipped to the day; an open one
     runs to now); one about other cameras, another kind, or another day does not."""
-    from cctv.alerts.node import DISK_FULL, DISK_LOW, NodeAlert, NodeAlertEvent
+    from cctv.alerts.model import DISK_FULL, DISK_LOW, AlertEvent, node_alert
 
-    st = recorded.node_alerts
+    st = recorded.alerts
 
     def put(kind: str, opened: int, closed: int | None, cams: tuple[str, ...]) -> None:
-        a = NodeAlert("rec-1", kind, opened, opened, cams, len(cams))
-        st.write(NodeAlertEvent("open", a))
+        st.write(AlertEvent("open", node_alert("rec-1", kind, opened, cams)))
         if closed is not None:
-            st.write(NodeAlertEvent("close", NodeAlert("rec-1", kind, opened, opened, cams, 0, closed_ms=closed)))
+            st.write(AlertEvent("close", node_alert("rec-1", kind, opened, cams, affected_now=0, closed_ms=closed)))
 
     day_start = T0 - 7 * 3600_000
     put(DISK_FULL, T0 + 150_000, T0 + 210_000, (CAM2, CAM1))  # the outage of the fixture

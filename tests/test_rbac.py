@@ -256,11 +256,11 @@ def test_every_route_is_in_the_matrix(web_services: Services) -> None:
 async def test_alert_feed(role: str, city: Services, client_as: Any) -> None:
     """Alerts in and out of the scope: the feed lists only the ones in it; acknowledging needs alerts.ack and
     answers 404 outside the scope, exactly as for an alert that does not exist."""
-    from cctv.alerts.camera import Alert, AlertEvent
+    from cctv.alerts.model import AlertEvent, camera_alert
 
     ids = {}
     for cam in (CAM3, CAM4, CAM5):
-        ids[cam] = city.alerts.write(AlertEvent("open", Alert(cam, T0, "offline", "timeout", "offline", 1, T0)))
+        ids[cam] = city.alerts.write(AlertEvent("open", camera_alert(cam, T0, "offline", "timeout")))
     client = await client_as(role, SCOPE)
     for url in ("/alerts", "/api/alerts", "/alerts?fragment=1", f"/alerts?area={SCOPE}"):
         r = await client.get(url)

@@ -13,8 +13,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from cctv.accounts.policy import Perm
-from cctv.alerts.node import DISK_FULL, NodeAlert, human_bytes, visible_to
-from cctv.store.node_alert_store import visible
+from cctv.alerts.model import DISK_FULL, NODE_KINDS, Alert, human_bytes, visible, visible_to
 from web.i18n import format_ms, lang_of
 from web.i18n_labels import NODE_ALERT_BANNERS, label
 from web.keys import SERVICES, TIMEZONE
@@ -26,13 +25,13 @@ class OpenNodeAlerts:
 
     def __init__(self, ttl_s: float = 3.0) -> None:
         self.ttl_s = ttl_s
-        self.alerts: list[NodeAlert] = []
+        self.alerts: list[Alert] = []
         self._read_at = float("-inf")
 
-    async def refresh(self, app: web.Application) -> list[NodeAlert]:
+    async def refresh(self, app: web.Application) -> list[Alert]:
         if time.monotonic() - self._read_at >= self.ttl_s:
             svc = app[SERVICES]
-            self.alerts = await svc.store.aread(svc.node_alerts.alerts, [""], only_open=True)
+            self.alerts = await svc.store.aread(svc.alerts.alerts, [""], kinds=NODE_KINDS, only_open=True, limit=50)
             self._read_at = time.monotonic()
         return self.alerts
 

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cctv.alerts.camera_writer import AlertWriter
+from cctv.alerts.writer import AlertWriter
 from cctv.app.services import Services
 from cctv.store.writer import StoreWriter
 

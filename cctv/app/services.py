@@ -25,9 +25,8 @@ from cctv.status.bus import Bus, InProcessBus
 from cctv.status.live_model import LiveModel
 from cctv.status.snapshots import SnapshotStore
 from cctv.store import Store
-from cctv.store.alert_store import AlertStore
+from cctv.store.alerts import AlertStore
 from cctv.store.clip_store import ClipStore
-from cctv.store.node_alert_store import NodeAlertStore
 
 HealthProbe = Callable[[], dict[str, Any]]
 
@@ -46,8 +45,7 @@ class Services:
     snapshots: SnapshotStore
     accounts: Accounts
     audit: AuditLog
-    alerts: AlertStore
-    node_alerts: NodeAlertStore  # disk full, nearly full
+    alerts: AlertStore  # camera alerts and node alerts (disk full, nearly full): cctv/alerts/
     clips: ClipStore
     exports: ExportRunner  # the node's export job runner (recover() at start-up)
     # Figures for /healthz: each part that runs on this node adds its own when it is built.
@@ -88,7 +86,6 @@ def build_services(
         accounts=Accounts(engine, password_params) if password_params is not None else Accounts(engine),
         audit=audit,
         alerts=AlertStore(engine),
-        node_alerts=NodeAlertStore(engine),
         clips=clips,
         exports=ExportRunner(store, clips, sites, clock, audit, data_dir,
                              Path(recordings_root(str(data_dir), config.recording.dir))),

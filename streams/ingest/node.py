@@ -10,8 +10,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from cctv.alerts.node import DISK_FULL, DISK_LOW, Observation
-from cctv.alerts.node_writer import NodeAlertWriter
+from cctv.alerts.model import DISK_FULL, DISK_LOW, Observation
+from cctv.alerts.writer import AlertWriter, NodeWatch
 from cctv.app.services import Services
 from cctv.recording import RetentionPolicy, recordings_root
 from cctv.status.channel import Channel
@@ -60,10 +60,10 @@ class IngestNode:
             motion_hold_s=st.motion_hold_s,
             stats_every_s=st.stats_every_s,
         )
-        self.node_alerts = NodeAlertWriter(
-            services.store, socket.gethostname(), (DISK_FULL, DISK_LOW), self._observe_disk, services.clock,
-            services.node_alerts, rec.alert_clear_s, where=str(self.recordings),
-        ) if rec.enabled else None
+        self.node_alerts = AlertWriter(services.store, None, services.clock, services.alerts, node=NodeWatch(
+            socket.gethostname(), (DISK_FULL, DISK_LOW), self._observe_disk, rec.alert_clear_s,
+            where=str(self.recordings),
+        )) if rec.enabled else None
         self._tasks: list[asyncio.Task[Any]] = []
         services.health_probes.append(self.health)
 

@@ -26,15 +26,13 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from cctv.accounts.policy import Perm
-from cctv.alerts.camera import Alert
+from cctv.alerts.model import CAMERA, Alert
 from cctv.sites import normalize
 from web.errors import CctvError
-from web.i18n import format_duration, format_ms, gettext, iso_utc, lang_of
+from web.i18n import N_, format_duration, format_ms, gettext, iso_utc, lang_of
 from web.i18n_labels import ALERT_STATUSES, label, reason_text, state_label
 from web.keys import TIMEZONE
 from web.views.access import (
-    acknowledged,
-    already_acknowledged,
     area_or_404,
     int_param,
     render,
@@ -43,6 +41,7 @@ from web.views.access import (
     services,
     tr,
 )
+from web.views.acknowledge import acknowledge
 from web.views.node_alerts import listed as node_listed
 from web.views.node_alerts import view as node_view
 
@@ -75,6 +74,7 @@ async def _list(request: web.Request) -> tuple[list[Alert], dict[str, Any], int 
     rows = await svc.store.aread(
         svc.alerts.alerts,
         roots,
+        kinds=(CAMERA,),
         area=area_path or None,
         only_open=filters["open"],
         unacked=filters["unacked"],
@@ -196,24 +196,8 @@ async def alerts_api(request: web.Request) -> web.Response:
 
 @routes.post(r"/alerts/{id:\d{1,18}}/ack")
 async def ack(request: web.Request) -> web.StreamResponse:
-    who = require(request, Perm.ALERTS_ACK)
-    svc = services(request)
-    alert_id = int(request.match_info["id"])
-    alert = await svc.store.aread(svc.alerts.get, alert_id)
-    if alert is None or not scope_of(request).covers(alert.camera):
-        raise CctvError(404, tr(request, "Not found"), tr(request, "Unknown alert: %(id)s", id=alert_id))
-    if alert.acked_by is not None:
-        raise already_acknowledged(request, alert.acked_by, alert.acked_ms)
-    now = svc.clock.now_ms()
-    updated, done = await svc.store.awrite(svc.alerts.ack, alert_id, who.username, now)
-    if not done or updated is None:  # someone else acknowledged it in between
-        raise already_acknowledged(request)
-    await svc.store.awrite(
-        svc.audit.append,
-        now,
-        who.username,
-        "alert.ack",
-        alert.camera,
-        {"alert": alert_id, "state": alert.state, "reason": alert.reason},
+    return await acknowledge(
+        request, Perm.ALERTS_ACK, (CAMERA,), N_("Unknown alert: %(id)s"),
+        lambda a: ("alert.ack", a.camera, {"alert": a.id, "state": a.state, "reason": a.reason}),
+        _json,
     )
-    return await acknowledged(request, {"alert": _json(updated)})

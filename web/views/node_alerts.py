@@ -1,5 +1,5 @@
-"""Node alerts (cctv/alerts/node.py) on the web: listed in the alert feed's "system" part and in the banner of
-every page, acknowledged once.
+"""Node alerts (kinds disk_full and disk_low of cctv/alerts/model.py) on the web: listed in the alert feed's
+"system" part and in the banner of every page, acknowledged once (web/views/acknowledge.py).
 
 - ``GET /api/node-alerts``: ``open=1`` for open ones only; JSON ``{"alerts": [...]}``, each with the cameras
   of the alert that lie in the caller's scope (never the others).
@@ -18,26 +18,27 @@ from typing import Any
 from aiohttp import web
 
 from cctv.accounts.policy import Perm
-from cctv.alerts.node import NodeAlert, human_bytes, visible_to
-from cctv.store.node_alert_store import visible
+from cctv.alerts.model import NODE_KINDS, Alert, human_bytes, visible_to
 from web.errors import CctvError
-from web.i18n import format_duration, format_ms, gettext, iso_utc, lang_of
+from web.i18n import N_, format_duration, format_ms, gettext, iso_utc, lang_of
 from web.i18n_labels import ALERT_STATUSES, NODE_ALERT_KINDS, label
 from web.keys import TIMEZONE
 from web.node_banner import banner_items
-from web.views.access import acknowledged, already_acknowledged, render, require, scope_of, services, tr
+from web.views.access import render, require, scope_of, services, tr
+from web.views.acknowledge import acknowledge
 
 routes = web.RouteTableDef()
 RECENT = 20
 
 
-async def listed(request: web.Request, only_open: bool = False, limit: int = RECENT) -> list[NodeAlert]:
+async def listed(request: web.Request, only_open: bool = False, limit: int = RECENT) -> list[Alert]:
+    """Node alerts touching the caller's scope, open ones first, then newest first."""
     svc = services(request)
-    return await svc.store.aread(svc.node_alerts.alerts, list(scope_of(request).roots), only_open=only_open,
-                                 limit=limit)
+    return await svc.store.aread(svc.alerts.alerts, list(scope_of(request).roots), kinds=NODE_KINDS,
+                                 only_open=only_open, open_first=True, limit=limit)
 
 
-def view(request: web.Request, a: NodeAlert, now: int) -> dict[str, Any]:
+def view(request: web.Request, a: Alert, now: int) -> dict[str, Any]:
     lang, tz, roots = lang_of(request), request.app[TIMEZONE], list(scope_of(request).roots)
     end = a.closed_ms if a.closed_ms is not None else now
     return {
@@ -57,7 +58,7 @@ def view(request: web.Request, a: NodeAlert, now: int) -> dict[str, Any]:
     }
 
 
-def as_json(a: NodeAlert, roots: list[str]) -> dict[str, Any]:
+def as_json(a: Alert, roots: list[str]) -> dict[str, Any]:
     return {
         "id": a.id,
         "node": a.node,
@@ -95,20 +96,8 @@ async def banner(request: web.Request) -> web.Response:
 
 @routes.post(r"/node-alerts/{id:\d{1,18}}/ack")
 async def ack(request: web.Request) -> web.StreamResponse:
-    who = require(request, Perm.SYSTEM)
-    svc = services(request)
-    alert_id = int(request.match_info["id"])
-    alert = await svc.store.aread(svc.node_alerts.get, alert_id)
-    if alert is None or not visible(alert, list(scope_of(request).roots)):
-        raise CctvError(404, tr(request, "Not found"), tr(request, "Unknown system alert: %(id)s", id=alert_id))
-    if alert.acked_by is not None:
-        raise already_acknowledged(request, alert.acked_by, alert.acked_ms)
-    now = svc.clock.now_ms()
-    updated, done = await svc.store.awrite(svc.node_alerts.ack, alert_id, who.username, now)
-    if not done or updated is None:  # someone else acknowledged it in between
-        raise already_acknowledged(request)
-    await svc.store.awrite(
-        svc.audit.append, now, who.username, "node_alert.ack", f"node:{alert.node}",
-        {"node_alert": alert_id, "kind": alert.kind, "opened_ms": alert.opened_ms},
+    return await acknowledge(
+        request, Perm.SYSTEM, NODE_KINDS, N_("Unknown system alert: %(id)s"),
+        lambda a: ("node_alert.ack", f"node:{a.node}", {"node_alert": a.id, "kind": a.kind, "opened_ms": a.opened_ms}),
+        lambda a: as_json(a, list(scope_of(request).roots)),
     )
-    return await acknowledged(request, {"alert": as_json(updated, list(scope_of(request).roots))})

@@ -26,7 +26,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from cctv.accounts.policy import Perm
-from cctv.alerts.node import DISK_FULL
+from cctv.alerts.model import DISK_FULL
 from cctv.recording import Segment, coverage
 from cctv.store import Store
 from cctv.store.segment_models import SegmentRow
@@ -116,7 +116,7 @@ async def recordings_of_day(request: web.Request) -> web.Response:
     segs = await svc.store.aread(segments, svc.store, cam.path, start, end)
     spans, gaps = coverage(segs, start, end)
     now = svc.clock.now_ms()
-    full = await svc.store.aread(svc.node_alerts.touching, cam.path, DISK_FULL, start, end)
+    full = await svc.store.aread(svc.alerts.touching, cam.path, DISK_FULL, start, end)
     return web.json_response(
         {
             "camera": cam.path,

@@ -1,0 +1,165 @@
+"""Alerts in the store, every kind (cctv/alerts/model.py): written from the tracker's events, listed by scope,
+acknowledged once.
+
+Who sees an alert is decided by its cameras in ``alert_cameras`` (a camera alert: its own camera): a scope or
+area filter is an EXISTS over that table, so it stays in SQL however many alerts there are. Writes run on the
+store's one writer thread (``Store.awrite``); reads anywhere.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Select, and_, exists, false, insert, or_, select, true, update
+
+from cctv.alerts.model import KINDS, Alert, AlertEvent
+from cctv.store.alert_models import AlertCameraRow, AlertRow
+
+# what the tracker changes after the alert opened (the rest identifies it, or is the acknowledgement)
+_DETAIL = (
+    "recovered_ms", "closed_ms", "state", "reason", "worst_state", "changes", "last_change_ms",
+    "last_seen_ms", "affected_now", "free_bytes", "total_bytes",
+)
+_COLS = (AlertRow.id, AlertRow.kind, AlertRow.subject, AlertRow.opened_ms, AlertRow.acked_by, AlertRow.acked_ms,
+         *(getattr(AlertRow, name) for name in _DETAIL))
+
+
+def _like_escape(path: str) -> str:
+    return path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _under(paths: Sequence[str]) -> Any:
+    cam = AlertCameraRow.camera
+    return or_(*(or_(cam == p, cam.like(_like_escape(p) + "/%", escape="\\")) for p in paths))
+
+
+def within(paths: Sequence[str], area: str | None = None) -> Any:
+    """SQL condition: the alert touched a camera within one of ``paths`` ("" is the city: every alert, even one
+    without cameras) and, if given, within ``area`` (the same camera: an area narrows, never widens)."""
+    if not paths:
+        return false()
+    scope = [] if "" in paths else [_under(paths)]
+    if area:
+        scope.append(_under([area]))
+    if not scope:
+        return true()
+    return exists().where(AlertCameraRow.alert_id == AlertRow.id, *scope)
+
+
+class AlertStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- writes (on the writer thread) -----------------------------------------------------------------
+
+    def write(self, event: AlertEvent) -> int | None:
+        """Apply one tracker event; returns the row id for "open". Cameras are only ever added."""
+        a = event.alert
+        detail = {name: getattr(a, name) for name in _DETAIL}
+        with self.engine.begin() as conn:
+            if event.kind == "open":
+                alert_id = int(conn.execute(
+                    insert(AlertRow)
+                    .values(kind=a.kind, subject=a.subject, opened_ms=a.opened_ms, **detail)
+                    .returning(AlertRow.id)
+                ).scalar_one())
+                _add_cameras(conn, alert_id, a.cameras)
+                return alert_id
+            found = conn.execute(
+                update(AlertRow)
+                .where(AlertRow.kind == a.kind, AlertRow.subject == a.subject, AlertRow.opened_ms == a.opened_ms)
+                .values(**detail)
+                .returning(AlertRow.id)
+            ).scalar_one_or_none()
+            if found is not None:
+                _add_cameras(conn, int(found), a.cameras)
+        return None
+
+    def ack(self, alert_id: int, username: str, now_ms: int) -> tuple[Alert | None, bool]:
+        """Acknowledge once: (the alert after it, whether this call acknowledged it). (None, False) if absent."""
+        with self.engine.begin() as conn:
+            n = conn.execute(
+                update(AlertRow)
+                .where(AlertRow.id == alert_id, AlertRow.acked_by.is_(None))
+                .values(acked_by=username[:64], acked_ms=now_ms)
+            ).rowcount
+            rows = _load(conn, select(*_COLS).where(AlertRow.id == alert_id))
+        return (rows[0] if rows else None), n == 1
+
+    # -- reads -----------------------------------------------------------------------------------------
+
+    def open_alerts(self, kinds: Sequence[str] = KINDS, subject: str | None = None) -> list[Alert]:
+        q = select(*_COLS).where(AlertRow.closed_ms.is_(None), AlertRow.kind.in_(kinds))
+        if subject is not None:
+            q = q.where(AlertRow.subject == subject)
+        with self.engine.connect() as conn:
+            return _load(conn, q.order_by(AlertRow.id))
+
+    def get(self, alert_id: int, kinds: Sequence[str] = KINDS) -> Alert | None:
+        """The alert ``alert_id`` if it is of one of ``kinds`` (else, as if it did not exist, None)."""
+        with self.engine.connect() as conn:
+            rows = _load(conn, select(*_COLS).where(AlertRow.id == alert_id, AlertRow.kind.in_(kinds)))
+        return rows[0] if rows else None
+
+    def touching(self, camera: str, kind: str, start_ms: int, end_ms: int) -> list[Alert]:
+        """Alerts of ``kind`` that touched ``camera`` and overlap [start_ms, end_ms), oldest first."""
+        q = select(*_COLS).where(
+            AlertRow.kind == kind,
+            AlertRow.opened_ms < end_ms,
+            or_(AlertRow.closed_ms.is_(None), AlertRow.closed_ms > start_ms),
+            exists().where(AlertCameraRow.alert_id == AlertRow.id, AlertCameraRow.camera == camera),
+        )
+        with self.engine.connect() as conn:
+            return _load(conn, q.order_by(AlertRow.opened_ms, AlertRow.id))
+
+    def alerts(
+        self,
+        scope: Sequence[str],
+        *,
+        kinds: Sequence[str] = KINDS,
+        area: str | None = None,
+        only_open: bool = False,
+        unacked: bool = False,
+        before_id: int | None = None,
+        open_first: bool = False,
+        limit: int = 100,
+    ) -> list[Alert]:
+        """Alerts of ``kinds`` touching ``scope`` (and ``area``), newest first (by opened_ms, then id); with
+        ``open_first`` the open ones before the closed ones."""
+        q = select(*_COLS).where(AlertRow.kind.in_(kinds), within(scope, area))
+        if only_open:
+            q = q.where(AlertRow.closed_ms.is_(None))
+        if unacked:
+            q = q.where(AlertRow.acked_by.is_(None))
+        if before_id is not None:
+            cut = select(AlertRow.opened_ms).where(AlertRow.id == before_id).scalar_subquery()
+            q = q.where(or_(AlertRow.opened_ms < cut, and_(AlertRow.opened_ms == cut, AlertRow.id < before_id)))
+        order = (AlertRow.closed_ms.is_not(None),) if open_first else ()
+        q = q.order_by(*order, AlertRow.opened_ms.desc(), AlertRow.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return _load(conn, q)
+
+
+def _add_cameras(conn: Connection, alert_id: int, cameras: Iterable[str]) -> None:
+    have = set(conn.execute(select(AlertCameraRow.camera).where(AlertCameraRow.alert_id == alert_id)).scalars())
+    new = sorted(set(cameras) - have)
+    if new:
+        conn.execute(insert(AlertCameraRow), [{"alert_id": alert_id, "camera": c} for c in new])
+
+
+def _load(conn: Connection, q: Select[Any]) -> list[Alert]:
+    """The rows of ``q`` as alerts, with their cameras (one more query for all of them)."""
+    rows = conn.execute(q).all()
+    cams: dict[int, list[str]] = defaultdict(list)
+    ids = [r.id for r in rows]
+    for i in range(0, len(ids), 500):
+        q_cams = (
+            select(AlertCameraRow.alert_id, AlertCameraRow.camera)
+            .where(AlertCameraRow.alert_id.in_(ids[i : i + 500]))
+            .order_by(AlertCameraRow.alert_id, AlertCameraRow.camera)
+        )
+        for alert_id, camera in conn.execute(q_cams):
+            cams[alert_id].append(camera)
+    return [Alert(cameras=tuple(cams[r.id]), **r._mapping) for r in rows]
