@@ -105,7 +105,7 @@ class SegmentFile:
             else:  # a template from the native RTSP client (streams.camera.native.StreamTemplate)
                 self._ostream = self._out.add_stream(template.codec)
                 self._ostream.time_base = template.time_base
-        except OSError as exc:
+        except (OSError, av.error.FFmpegError, ValueError) as exc:  # the last two: a stream the muxer refuses
             self._out = None
             if fd is not None:
                 os.close(fd)
@@ -194,8 +194,8 @@ class SegmentFile:
             self._close_files()
             self._report_failure(exc)
 
-    def _report_failure(self, exc: OSError) -> None:
-        disk_full = exc.errno in DISK_FULL
+    def _report_failure(self, exc: Exception) -> None:
+        disk_full = getattr(exc, "errno", None) in DISK_FULL
         if not disk_full:
             log.error("camera %s: recording failed", self.owner.camera, exc_info=exc)
         self.owner.writer_failed(self, exc, disk_full)
