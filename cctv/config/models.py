@@ -372,6 +372,11 @@ class Recording(_Model):
         30.0, ge=1, le=3600, description="After a write fails for lack of space, a camera's recording pauses this "
         "long before it tries again (ingest and checks go on meanwhile).",
     )
+    writer_queue_packets: int = Field(
+        4096, ge=8, le=1_000_000, description="Packets an ingest process's segment writer thread may have queued "
+        "(all its cameras together). When the disk is slower than that, cameras drop to their next keyframe "
+        "(counted, a gap in the index) rather than wait.",
+    )
     warn_free_pct: float = Field(
         5.0, ge=0, le=50, description="Raise a 'disk nearly full' node alert when free space on the recording "
         "disk falls under this share. 0: never.",

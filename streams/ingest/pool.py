@@ -228,6 +228,9 @@ class ShardPool:
             "recording_segments": sum(r.get("segments", 0) for r in rec),
             "recording_dropped_packets": sum(r.get("dropped_packets", 0) for r in rec),
             "recording_errors": sum(r.get("errors", 0) for r in rec),
+            "recording_queue_dropped": sum(r.get("queue_dropped", 0) for r in rec),
+            "recording_queue_overflows": sum(r.get("queue_overflows", 0) for r in rec),
+            "recording_queue_packets": sum(r.get("queue_packets", 0) for r in rec),
             "recording_paused": self.recording_paused(),
         }
 

@@ -38,11 +38,13 @@ from streams.camera.thread_worker import CameraWorker
 from streams.ingest.lag import LagHistogram
 from streams.ingest.protocol import ShardHealth, ShardSpec, decode_length, encode
 from streams.recording.segment_writer import SegmentRecorder
+from streams.recording.writer_thread import SegmentWriterThread
 from streams.rtsp.session import SessionParams
 
 log = logging.getLogger("streams.ingest.shard")
 
 HEALTH_EVERY_S = 2.0
+WRITER_DRAIN_S = 1.5  # at stop: queued packets written for this long, then dropped; segments always finished
 RECEIVING_WITHIN_S = 5.0
 
 
@@ -63,6 +65,8 @@ class Shard:
         self.errors = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
+        # every disk step of recording, for all cameras of this process (native and PyAV ones alike)
+        self.writer = SegmentWriterThread(self.config.recording.writer_queue_packets)
         self._build()
 
     # -- cameras -----------------------------------------------------------------------------------
@@ -78,7 +82,7 @@ class Shard:
                 continue
             wp = worker_params(cfg, cam.decode)
             recorder = (SegmentRecorder(cam.path, root, self._important, rec.segment_s,
-                                        rec.disk_full_retry_s)
+                                        rec.disk_full_retry_s, writer=self.writer)
                         if rec.enabled and cam.record else None)
             checks = check_params(cfg, models.get(cam.path))
             if uses_native(cam, cfg):
@@ -125,6 +129,7 @@ class Shard:
     async def run(self, writer: asyncio.StreamWriter, stdin: asyncio.StreamReader) -> None:
         self._loop = asyncio.get_running_loop()
         self.out.bind(self._loop)
+        self.writer.start()
         cams = [asyncio.create_task(self._run_native(c), name=f"cam:{c.camera}") for c in self.native]
         for w in self.threads:
             w.start()
@@ -143,6 +148,10 @@ class Shard:
         for w in self.threads:
             w.stop()
         await asyncio.get_running_loop().run_in_executor(None, self._join_threads)
+        if cams:  # a cancelled camera queues the finish of its segment as it unwinds
+            await asyncio.wait(cams, timeout=1.0)
+        # every recorder has queued its finish: write and finish it all before the rows go up and we exit
+        await asyncio.get_running_loop().run_in_executor(None, self.writer.close, WRITER_DRAIN_S)
         health.cancel()
         self.out.put(self.health())
         self.out.close()
@@ -188,6 +197,9 @@ class Shard:
                 "segments": sum(r.segments for r in recs),
                 "dropped_packets": sum(r.dropped_packets for r in recs),
                 "errors": sum(r.errors for r in recs),
+                "queue_dropped": sum(r.queue_dropped for r in recs),
+                "queue_overflows": sum(r.queue_overflows for r in recs),
+                "queue_packets": self.writer.queued_packets,
                 "paused": sorted({p.camera for p in pipes if p.recorder is not None and p.recorder.stats.paused}),
             },
             clients={"native": len(self.native), "ffmpeg": len(self.threads)},

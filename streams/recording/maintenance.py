@@ -39,7 +39,7 @@ from cctv.store.segments import (
     mark_garbage,
     segments,
 )
-from streams.recording.segment_writer import fsync_and_hash, fsync_dir, held_by_a_writer, probe_segment
+from streams.recording.segment_file import fsync_and_hash, fsync_dir, held_by_a_writer, probe_segment
 
 log = logging.getLogger(__name__)
 
