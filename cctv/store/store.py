@@ -37,6 +37,15 @@ class Interval:
     end_ms: int | None
 
 
+_OPEN_INTERVALS = select(
+    StatusInterval.camera,
+    StatusInterval.state,
+    StatusInterval.reason,
+    StatusInterval.start_ms,
+    StatusInterval.end_ms,
+).where(StatusInterval.end_ms.is_(None))
+
+
 class Store:
     def __init__(self, url: str, *, engine: Engine | None = None) -> None:
         self.url = url
@@ -201,28 +210,14 @@ class Store:
             return [Interval(*row) for row in conn.execute(q)]
 
     def open_intervals(self) -> dict[str, Interval]:
-        q = select(
-            StatusInterval.camera,
-            StatusInterval.state,
-            StatusInterval.reason,
-            StatusInterval.start_ms,
-            StatusInterval.end_ms,
-        ).where(StatusInterval.end_ms.is_(None))
         with self.engine.connect() as conn:
-            return {row[0]: Interval(*row) for row in conn.execute(q)}
+            return {row[0]: Interval(*row) for row in conn.execute(_OPEN_INTERVALS)}
 
     def live_state(self) -> tuple[list[Interval], list[str]]:
         """What a live model starts from: every open status interval, and the cameras with an open motion
-        event (read in one transaction, so the two agree)."""
-        q = select(
-            StatusInterval.camera,
-            StatusInterval.state,
-            StatusInterval.reason,
-            StatusInterval.start_ms,
-            StatusInterval.end_ms,
-        ).where(StatusInterval.end_ms.is_(None))
+        event (read on one connection, so the two agree)."""
         with self.engine.connect() as conn:
-            intervals = [Interval(*row) for row in conn.execute(q)]
+            intervals = [Interval(*row) for row in conn.execute(_OPEN_INTERVALS)]
             motion = [r[0] for r in conn.execute(select(MotionEvent.camera).where(MotionEvent.end_ms.is_(None)))]
         return intervals, motion
 
