@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterable
 
 from cctv.clock import Clock
-from cctv.rollup.tally import Counts, count_states
+from cctv.rollup.tally import Counts
 from cctv.sites import Sites, is_within
 from cctv.status.bus import Bus
 from cctv.status.live_model import LiveModel
@@ -26,7 +26,7 @@ from cctv.status.messages import TOPIC_COUNTS, AreaCounts
 
 log = logging.getLogger(__name__)
 
-Key = tuple[str, str, bool]  # (state, reason, motion) as count_states reads them
+Key = tuple[str, str, bool]  # (bucket, "state:reason" or "", counts as motion): see count_key
 
 
 class AreaAggregates:
@@ -52,7 +52,7 @@ class AreaAggregates:
         for cam in self.live.cameras():
             ancestors = tuple(a.path for a in self.sites.ancestors(cam.path))
             self._ancestors[cam.path] = ancestors
-            key = (cam.state, cam.reason, cam.motion)
+            key = count_key(cam.state, cam.reason, cam.motion)
             self._keys[cam.path] = key
             for a in ancestors:
                 _add(self._counts[a], key, 1)
@@ -71,9 +71,8 @@ class AreaAggregates:
             old = self._keys.get(path)
             if cam is None or old is None:
                 continue
-            new = (cam.state, cam.reason, cam.motion)
-            if _effective(new) == _effective(old):
-                self._keys[path] = new
+            new = count_key(cam.state, cam.reason, cam.motion)
+            if new == old:
                 continue
             self._keys[path] = new
             for a in self._ancestors[path]:
@@ -134,23 +133,16 @@ class AreaAggregates:
                 total.add(self.counts(r))
         return total
 
-    def recount(self, area: str) -> Counts:
-        """The area counted camera by camera (what the incremental counts must always equal; for tests)."""
-        return count_states((c.state, c.reason, c.motion) for c in self.live.cameras(area))
 
-
-def _effective(key: Key) -> tuple[str, str, bool]:
-    """What of a camera's (state, reason, motion) the counts see."""
-    return count_key(*key)
-
-
-def count_key(state: str, reason: str, motion: bool) -> tuple[str, str, bool]:
+def count_key(state: str, reason: str, motion: bool) -> Key:
+    """What of a camera's state, reason and motion the counts see (as count_states counts them): its bucket,
+    its "state:reason" key ("" when none), whether it counts as motion."""
     bucket = state if state in ("online", "degraded") else "offline"
     return bucket, (f"{state}:{reason}" if state != "online" and reason else ""), bool(motion and state != "offline")
 
 
 def _add(c: Counts, key: Key, n: int) -> None:
-    bucket, reason, motion = count_key(*key)
+    bucket, reason, motion = key
     c.total += n
     setattr(c, bucket, getattr(c, bucket) + n)
     if reason:
