@@ -249,6 +249,9 @@ class Run:
                 health_start=_health_figures(h0), health_end=_health_figures(h1),
             )
             await asyncio.sleep(a.grace)
+        # changes still in flight at SIGUSR2 (a camera going offline takes offline_after_s) may be logged after
+        # this: the whole-run figures count those logged up to TAIL_MS before the clients stop
+        self.fig["clients_stop_ms"] = time.time() * 1000
         self.clients.stdin.close()  # type: ignore[union-attr]
         line = await asyncio.wait_for(self.clients.stdout.readline(), 60)  # type: ignore[union-attr]
         self.fig["clients_done"] = json.loads(line or b"{}")
@@ -279,6 +282,9 @@ def _health_figures(h: dict[str, Any]) -> dict[str, Any]:
 # -- analysis ----------------------------------------------------------------------------------------
 
 
+TAIL_MS = 2000  # a change logged this long before the clients stop must have reached them
+
+
 def logged_changes(log: Path) -> list[tuple[float, str, str]]:
     out = []
     for line in log.read_text(errors="replace").splitlines():
@@ -294,6 +300,7 @@ def analyse(run: Run, accounts: list[dict[str, Any]]) -> dict[str, Any]:
     w0, w1 = f["window_ms"]
     t_ready = f["t_ready_ms"]
     logged = [x for x in logged_changes(run.log) if x[0] >= t_ready - 5]
+    cut = f.get("clients_stop_ms", float("inf")) - TAIL_MS
     in_window = [x for x in logged if w0 <= x[0] < w1]
     got: dict[tuple[int, str, str], list[float]] = defaultdict(list)
     if run.receipts.exists():
@@ -312,8 +319,9 @@ def analyse(run: Run, accounts: list[dict[str, Any]]) -> dict[str, Any]:
             for (cam, state), times in seq.items():
                 recv = got.pop((c["id"], cam, state), [])
                 unexpected += max(0, len(recv) - len(times))
-                run_expected += len(times)
-                run_delivered += min(len(times), len(recv))
+                counted = sum(1 for t in times if t < cut)  # in order: the first ones
+                run_expected += counted
+                run_delivered += min(counted, len(recv))
                 for i, t in enumerate(times):
                     if not w0 <= t < w1:
                         continue
@@ -331,7 +339,8 @@ def analyse(run: Run, accounts: list[dict[str, Any]]) -> dict[str, Any]:
         published_per_s=round(len(in_window) / f["window_s"], 1),
         by_state={s: sum(1 for x in in_window if x[2] == s) for s in ("online", "degraded", "offline")},
         deliveries_expected=expected, delivered=len(lat), unmatched=unmatched, unexpected=unexpected,
-        logged_since_ready=len(logged), run_expected=run_expected, run_delivered=run_delivered,
+        logged_since_ready=len(logged), logged_too_late=sum(1 for x in logged if x[0] >= cut),
+        run_expected=run_expected, run_delivered=run_delivered,
         latency_ms={"p50": pct(lat, 50), "p95": pct(lat, 95), "p99": pct(lat, 99),
                     "max": round(max(lat), 1) if lat else float("nan")},
         shard={k: shard.get(k) for k in ("cpu_pct", "lag_ms_p50", "lag_ms_p99", "lag_ms_max", "behind",

@@ -5,6 +5,7 @@ alerts over from their two old tables and back."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from alembic import command
 from sqlalchemy import Engine, text
@@ -49,9 +50,16 @@ def test_cameras_grow_touching_is_exact_and_rows_cascade(store) -> None:
     opened = node_alert("rec-1", DISK_FULL, T0, (A,))
     alert_id = st.write(AlertEvent("open", opened))
     st.write(AlertEvent("update", node_alert("rec-1", DISK_FULL, T0, (B,), last_seen_ms=T0 + 5)))
+    got = st.get(alert_id)  # A stays among the cameras touched, but is not touched now
+    assert got is not None and got.cameras == (A, B) and got.cameras_now == (B,) and got.affected_now == 1
     st.write(AlertEvent("update", node_alert("rec-1", DISK_FULL, T0, (A, B), last_seen_ms=T0 + 9)))
     got = st.get(alert_id)
-    assert got is not None and got.cameras == (A, B) and got.last_seen_ms == T0 + 9
+    assert got is not None and got.cameras == (A, B) and got.last_seen_ms == T0 + 9 and got.cameras_now == (A, B)
+    st.write(AlertEvent("update", replace(got, cameras_now=(A,), last_seen_ms=T0 + 12)))
+    got = st.get(alert_id)
+    assert got is not None and got.cameras == (A, B) and got.cameras_now == (A,)
+    with store.engine.connect() as conn:  # the whole node's count stays on the row
+        assert conn.execute(text("SELECT affected_now FROM alerts WHERE id = :id"), {"id": alert_id}).scalar() == 1
     assert [a.id for a in st.touching(A, DISK_FULL, T0, T0 + 1)] == [alert_id]
     assert st.touching(A + "0", DISK_FULL, T0, T0 + 1) == [] and st.touching(A[:-1], DISK_FULL, T0, T0 + 1) == []
     assert st.touching(A, DISK_LOW, T0, T0 + 1) == [] and st.touching(A, DISK_FULL, 0, T0) == []
@@ -148,3 +156,33 @@ def test_migration_0007_carries_both_kinds_over_and_back(bare_engine: Engine) ->
     migrate(bare_engine)  # and up again: the node alerts move after the camera alerts once more (3 + 5, 4 + 5)
     again = {a.id: a.kind for a in AlertStore(bare_engine).alerts([""])}
     assert again == {1: CAMERA, 2: CAMERA, 5: CAMERA, 8: DISK_FULL, 9: DISK_LOW}
+
+
+# -- migration 0008 ---------------------------------------------------------------------------------------
+
+
+def test_migration_0008_flags_the_cameras_touched_now_where_the_count_says_all(bare_engine: Engine) -> None:
+    """An open node alert whose count covers all its cameras has them all flagged as touched now; one whose count
+    says fewer (which ones is unknown) has none flagged until its node's next observation; closed ones none."""
+    migrate(bare_engine, "0007")
+    rows = [
+        {"id": 1, "kind": DISK_FULL, "subject": "rec-1", "opened_ms": T0, "last_seen_ms": T0, "affected_now": 2,
+         "closed_ms": None},
+        {"id": 2, "kind": DISK_LOW, "subject": "rec-1", "opened_ms": T0, "last_seen_ms": T0, "affected_now": 1,
+         "closed_ms": None},
+        {"id": 3, "kind": DISK_FULL, "subject": "rec-2", "opened_ms": T0, "last_seen_ms": T0, "affected_now": 1,
+         "closed_ms": T0 + 9},
+    ]
+    _insert(bare_engine, "alerts", rows)
+    _insert(bare_engine, "alert_cameras", [{"alert_id": i, "camera": c} for i in (1, 2) for c in (A, B)]
+            + [{"alert_id": 3, "camera": C}])
+    migrate(bare_engine)
+    st = AlertStore(bare_engine)
+    got = {a.id: a for a in st.alerts([""])}
+    assert got[1].cameras_now == (A, B) and got[2].cameras_now == () and got[3].cameras_now == ()
+    assert got[1].cameras == got[2].cameras == (A, B)
+    st.write(AlertEvent("update", replace(got[2], cameras_now=(B,), last_seen_ms=T0 + 5)))  # the next observation
+    assert st.get(2) is not None and st.get(2).cameras_now == (B,)  # type: ignore[union-attr]
+    _downgrade(bare_engine, "0007")
+    with bare_engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM alert_cameras")).scalar_one() == 5

@@ -17,7 +17,7 @@ from cctv.app.services import Services
 from cctv.store.alerts import AlertStore
 from tests.test_rbac import ROLES, SCOPE, assert_no_leak
 from tests.test_web import CAM1, CAM2, CAM4, CAM5, T0
-from web.node_banner import OPEN_NODE_ALERTS
+from web.keys import OPEN_NODE_ALERTS
 
 SYSTEM_ROLES = {"admin", "operator", "technician"}
 GB = 10**9
@@ -116,7 +116,7 @@ def test_store_writes_lists_by_scope_and_acknowledges_once(web_services: Service
     assert [x.id for x in node_list(st, [SCOPE])] == [a_id]
     assert node_list(st, ["kota-baru/paal-lima/rt-08"]) == []
     st.write(AlertEvent("close", node_alert("rec-alpha", DISK_FULL, T0, (CAM1, CAM4), last_seen_ms=T0 + 9,
-                                            affected_now=0, free_bytes=GB, total_bytes=GB, closed_ms=T0 + 9)))
+                                            cameras_now=(), free_bytes=GB, total_bytes=GB, closed_ms=T0 + 9)))
     assert [x.id for x in node_list(st, [""], only_open=True)] == [b_id]
     assert st.open_alerts(NODE_KINDS, "rec-alpha") == []
     got, done = st.ack(a_id, "tech1", T0 + 20)
@@ -205,6 +205,7 @@ async def test_each_role_sees_node_alerts_only_in_scope(
     if sees:
         [only] = json.loads(body)["alerts"]
         assert only["id"] == disk_alerts["a"] and only["cameras"] == [CAM1] and only["kind"] == DISK_FULL
+        assert only["affected_now"] == 1  # of the node's 2 cameras touched now, 1 is in the scope
     r = await client.get("/node-alerts/banner")
     assert r.status == (200 if sees else 403)
     assert_no_leak(await r.text(), f"{role} GET /node-alerts/banner")

@@ -279,7 +279,7 @@ async def test_the_timeline_says_where_a_full_disk_stopped_recording(recorded: S
     def put(kind: str, opened: int, closed: int | None, cams: tuple[str, ...]) -> None:
         st.write(AlertEvent("open", node_alert("rec-1", kind, opened, cams)))
         if closed is not None:
-            st.write(AlertEvent("close", node_alert("rec-1", kind, opened, cams, affected_now=0, closed_ms=closed)))
+            st.write(AlertEvent("close", node_alert("rec-1", kind, opened, cams, cameras_now=(), closed_ms=closed)))
 
     day_start = T0 - 7 * 3600_000
     put(DISK_FULL, T0 + 150_000, T0 + 210_000, (CAM2, CAM1))  # the outage of the fixture

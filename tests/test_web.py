@@ -239,6 +239,7 @@ async def test_healthz(web_client: Any, web_services: Services) -> None:
     assert r.status == 200
     body = await r.json()
     assert body["status"] == "ok" and body["cameras"] == 5 and body["bus_dropped"] == 0
+    assert body["ws_dropped"] == 0 and body["ws_resyncs"] == 0
     assert body["ingest"] == {"workers": 5, "queue_dropped": 0}
 
 
@@ -352,6 +353,8 @@ async def test_a_socket_that_falls_behind_is_resynchronised(web_client: Any, sce
         await ws.send_json({"type": "resync"})
         assert (await receive(ws, "resync"))["cameras"][CAM2]["state"] == "degraded"
     assert hub.resyncs >= 2 and hub.dropped >= feed.dropped
+    health = await (await web_client.get("/healthz")).json()  # every drop is visible
+    assert health["ws_dropped"] == hub.dropped > 0 and health["ws_resyncs"] == hub.resyncs
 
 
 async def test_websocket_unknown_area_is_refused(web_client: Any) -> None:

@@ -25,8 +25,9 @@ from cctv.app.services import Services
 from cctv.audit.query import ChainChecker
 from web.errors import error_middleware
 from web.i18n import LANGS, i18n_context, lang_middleware, translations
-from web.keys import AUDIT_CHAIN, LIMITER, SERVICES, SOCKET_HUB, TIMEZONE, WEBSOCKETS
-from web.node_banner import OPEN_NODE_ALERTS, OpenNodeAlerts, node_alert_middleware
+from web.keys import AUDIT_CHAIN, LIMITER, OPEN_NODE_ALERTS, SERVICES, SOCKET_HUB, TIMEZONE, WEBSOCKETS
+from web.node_alert_cache import OpenNodeAlerts
+from web.node_banner import node_alert_middleware
 from web.security import security_middleware
 from web.socket_hub import SocketHub
 from web.views import (

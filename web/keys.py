@@ -10,6 +10,7 @@ from aiohttp import web
 from cctv.accounts.login_limit import LoginLimiter
 from cctv.app.services import Services
 from cctv.audit.query import ChainChecker
+from web.node_alert_cache import OpenNodeAlerts
 from web.socket_hub import SocketHub
 
 SERVICES = web.AppKey("services", Services)
@@ -21,3 +22,5 @@ SOCKET_HUB = web.AppKey("socket_hub", SocketHub)
 LIMITER = web.AppKey("login_limiter", LoginLimiter)
 # The audit log's hash chain, checked at most once a minute for the audit page.
 AUDIT_CHAIN = web.AppKey("audit_chain", ChainChecker)
+# The open node alerts for the banner of every page, read at most every few seconds.
+OPEN_NODE_ALERTS = web.AppKey("open_node_alerts", OpenNodeAlerts)

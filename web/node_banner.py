@@ -1,42 +1,22 @@
 """The banner every page shows while a node alert (disk full, nearly full) touches cameras in the caller's
-scope: kept in memory, refreshed from the store at most every ``ttl_s`` by a middleware on the way in (so the
-synchronous page rendering never waits on the database), and re-fetched by web/static/refresh.js on long-lived
-pages such as the tile wall.
+scope: kept in memory (web/node_alert_cache.py), refreshed from the store at most every ``ttl_s`` by a
+middleware on the way in (so the synchronous page rendering never waits on the database), and re-fetched by
+web/static/refresh.js on long-lived pages such as the tile wall. Counts are cut to the caller's scope.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from cctv.accounts.policy import Perm
-from cctv.alerts.model import DISK_FULL, NODE_KINDS, Alert, human_bytes, visible, visible_to
+from cctv.alerts.model import DISK_FULL, human_bytes, visible, visible_now
 from web.i18n import format_ms, lang_of
 from web.i18n_labels import NODE_ALERT_BANNERS, label
-from web.keys import SERVICES, TIMEZONE
+from web.keys import OPEN_NODE_ALERTS, SERVICES, TIMEZONE
 from web.security import principal_of
-
-
-class OpenNodeAlerts:
-    """The open node alerts of the whole city, as last read."""
-
-    def __init__(self, ttl_s: float = 3.0) -> None:
-        self.ttl_s = ttl_s
-        self.alerts: list[Alert] = []
-        self._read_at = float("-inf")
-
-    async def refresh(self, app: web.Application) -> list[Alert]:
-        if time.monotonic() - self._read_at >= self.ttl_s:
-            svc = app[SERVICES]
-            self.alerts = await svc.store.aread(svc.alerts.alerts, [""], kinds=NODE_KINDS, only_open=True, limit=50)
-            self._read_at = time.monotonic()
-        return self.alerts
-
-
-OPEN_NODE_ALERTS = web.AppKey("open_node_alerts", OpenNodeAlerts)
 
 
 @web.middleware
@@ -44,7 +24,7 @@ async def node_alert_middleware(request: web.Request, handler: Handler) -> web.S
     """Before a page for someone who may see node alerts: make sure the banner's data is recent."""
     p = principal_of(request)
     if request.method == "GET" and p is not None and p.can(Perm.SYSTEM) and not request.path.startswith("/static/"):
-        await request.app[OPEN_NODE_ALERTS].refresh(request.app)
+        await request.app[OPEN_NODE_ALERTS].refresh(request.app[SERVICES])
     return await handler(request)
 
 
@@ -61,7 +41,7 @@ def banner_items(request: web.Request) -> list[dict[str, Any]]:
         fmt = {
             "node": a.node,
             "since": format_ms(a.opened_ms, tz, lang),
-            "n": len(visible_to(a, roots)),
+            "n": len(visible_now(a, roots)),  # paused now, in the caller's scope
             "free": human_bytes(a.free_bytes),
             "total": human_bytes(a.total_bytes),
         }

@@ -5,8 +5,9 @@ An alert is a condition of a *subject* that opened, may be recovering, and close
 - kind ``camera``: the subject is a camera's path; it is offline or degraded (``state``, ``reason``,
   ``worst_state``, ``changes``, ``last_change_ms``). Its one affected camera is itself.
 - kinds ``disk_full`` / ``disk_low``: the subject is a node (its host name); ``cameras`` are every camera the
-  condition touched while open, ``affected_now`` those at the last observation (``last_seen_ms``), with the
-  recording disk's ``free_bytes`` / ``total_bytes``.
+  condition touched while open, ``cameras_now`` those it touched at the last observation (``last_seen_ms``),
+  with the recording disk's ``free_bytes`` / ``total_bytes``. Both are cut to a user's scope before they are
+  shown (:func:`visible_to`, :func:`visible_now`): a count of cameras outside it is never shown.
 
 At most one alert is open per (kind, subject). ``recovered_ms`` marks when the condition went away (not yet for
 long enough); ``closed_ms`` is that mark once it has stayed away for the kind's stability delay. Acknowledging
@@ -46,7 +47,7 @@ class Alert:
     last_change_ms: int | None = None
     # node alerts
     last_seen_ms: int | None = None  # the condition's last observation
-    affected_now: int = 0  # cameras touched at the last observation
+    cameras_now: tuple[str, ...] = ()  # the cameras touched at the last observation, sorted
     free_bytes: int | None = None  # the recording disk at the last observation
     total_bytes: int | None = None
     # the store's
@@ -66,6 +67,11 @@ class Alert:
     def camera(self) -> str:
         """A camera alert's camera."""
         return self.subject
+
+    @property
+    def affected_now(self) -> int:
+        """How many cameras the condition touched at the last observation, the whole node's (not for pages)."""
+        return len(self.cameras_now)
 
     @property
     def node(self) -> str:
@@ -100,7 +106,7 @@ def camera_alert(
 def node_alert(node: str, kind: str, opened_ms: int, cameras: Iterable[str] = (), **detail: object) -> Alert:
     """A node alert as it opens: ``cameras`` touched now (``detail``: free_bytes, total_bytes, ...)."""
     cams = tuple(sorted(set(cameras)))
-    fields: dict[str, object] = {"last_seen_ms": opened_ms, "affected_now": len(cams)} | detail
+    fields: dict[str, object] = {"last_seen_ms": opened_ms, "cameras_now": cams} | detail
     return Alert(kind, node, opened_ms, cams, **fields)  # type: ignore[arg-type]
 
 
@@ -108,6 +114,12 @@ def visible_to(alert: Alert, roots: Iterable[str]) -> tuple[str, ...]:
     """The alert's cameras within the scope ``roots``."""
     roots = tuple(roots)
     return tuple(c for c in alert.cameras if any(is_within(c, r) for r in roots))
+
+
+def visible_now(alert: Alert, roots: Iterable[str]) -> tuple[str, ...]:
+    """The cameras the alert touched at its last observation, within the scope ``roots``."""
+    roots = tuple(roots)
+    return tuple(c for c in alert.cameras_now if any(is_within(c, r) for r in roots))
 
 
 def visible(alert: Alert, roots: Iterable[str]) -> bool:

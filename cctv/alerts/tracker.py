@@ -15,7 +15,7 @@ How presence folds, per kind:
   mark (the camera is flapping: still the same alert). Every change that alters the alert is written.
 - node alerts (:meth:`Tracker.observe`, one observation per kind and node, in time order): ``cameras``
   collects every camera the condition touched (a union: after the disk is freed one still knows whose
-  recordings have a hole), ``affected_now`` is the count at the last observation. It is written when either
+  recordings have a hole), ``cameras_now`` those at the last observation. It is written when either
   changes, and at least every ``refresh_ms`` while the condition holds, so ``last_seen_ms`` shows it is still
   being watched. A recorder retries a full disk every ``recording.disk_full_retry_s``: a short success between
   failures is not a recovery.
@@ -116,12 +116,12 @@ class Tracker:
         if cur is None:
             return events + self._put(node_alert(node, kind, now_ms, obs.cameras, free_bytes=obs.free_bytes,
                                                  total_bytes=obs.total_bytes), "open")
-        cams = set(obs.cameras)
-        union = tuple(sorted(set(cur.cameras) | cams))
+        cams = tuple(sorted(set(obs.cameras)))
+        union = tuple(sorted(set(cur.cameras) | set(cams)))
         new = replace(cur, last_seen_ms=max(cur.last_seen_ms or now_ms, now_ms), cameras=union,
-                      affected_now=len(cams), free_bytes=obs.free_bytes, total_bytes=obs.total_bytes,
+                      cameras_now=cams, free_bytes=obs.free_bytes, total_bytes=obs.total_bytes,
                       recovered_ms=None)
-        changed = union != cur.cameras or len(cams) != cur.affected_now
+        changed = union != cur.cameras or cams != cur.cameras_now
         if changed or now_ms - self._written_ms.get(key, 0) >= self.refresh_ms:
             return events + self._put(new, "update")
         self.open[key] = new
@@ -145,4 +145,4 @@ class Tracker:
             return []
         del self.open[key]
         self._written_ms.pop(key, None)
-        return [AlertEvent("close", replace(cur, closed_ms=max(cur.recovered_ms, cur.opened_ms), affected_now=0))]
+        return [AlertEvent("close", replace(cur, closed_ms=max(cur.recovered_ms, cur.opened_ms), cameras_now=()))]

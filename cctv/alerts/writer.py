@@ -1,8 +1,8 @@
 """Conditions → the tracker (cctv/alerts/tracker.py) → the ``alerts`` table, from either source or both:
 
 - status changes from the bus (``bus`` given): runs beside the store writer on the node that writes status
-  (``CoreRuntime``); a tick every ``tick_s`` of wall time closes the alerts whose camera has been back online
-  long enough.
+  (the ``writers`` step of cctv/app/node.py); a tick every ``tick_s`` of wall time closes the alerts whose
+  camera has been back online long enough.
 - this node's recording disk (``node`` given: a :class:`NodeWatch`): run by the ingest node
   (streams/ingest/node.py), which observes it every ``interval_s``: per kind, whether the condition holds now and
   which cameras it touches. Opening and closing are logged once each (the recorders' own per-camera lines say
@@ -126,18 +126,36 @@ class AlertWriter:
     # -- the one way out ------------------------------------------------------------------------------------
 
     async def _write(self, events: list[AlertEvent], source: str) -> None:
+        """All of ``events`` in one transaction; if that fails, one by one, so one bad event costs only itself
+        (counted and logged)."""
+        if not events:
+            return
         count = self.counts[source]
+        try:
+            ids = await self.store.awrite(self.alerts.write_many, events)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - retried one by one below
+            log.warning("alert writer: a batch of %d events failed; writing them one by one", len(events))
+        else:
+            self._written(events, ids, count)
+            return
         for ev in events:
             try:
                 alert_id = await self.store.awrite(self.alerts.write, ev)
-                if alert_id is not None:
-                    self.tracker.set_id(ev.alert.key, ev.alert.opened_ms, alert_id)
-                count[0] += 1
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - counted; the feed goes on
                 count[1] += 1
                 log.exception("alert writer: could not write %s of %s %s", ev.kind, ev.alert.kind, ev.alert.subject)
+            else:
+                self._written([ev], [alert_id], count)
+
+    def _written(self, events: list[AlertEvent], ids: list[int | None], count: list[int]) -> None:
+        for ev, alert_id in zip(events, ids, strict=True):
+            if alert_id is not None:
+                self.tracker.set_id(ev.alert.key, ev.alert.opened_ms, alert_id)
+            count[0] += 1
 
     def _log(self, ev: AlertEvent) -> None:
         a, node, where = ev.alert, ev.alert.subject, self.node.where if self.node else ""
@@ -152,10 +170,11 @@ class AlertWriter:
                         ((a.closed_ms or a.opened_ms) - a.opened_ms) // 1000, len(a.cameras), disk)
 
     async def _run(self) -> None:
+        """Every status change queued, folded in order, then their events written in one transaction."""
         assert self.sub is not None
-        async for _topic, message in self.sub:
-            if isinstance(message, StatusChange):
-                await self.handle(message)
+        while batch := await self.sub.get_batch():
+            events = [ev for _topic, m in batch if isinstance(m, StatusChange) for ev in self.tracker.on_change(m)]
+            await self._write(events, "camera")
 
     def _every(self, seconds: float, step: Callable[[], Coroutine[Any, Any, None]], name: str,
                source: str) -> asyncio.Task[None]:

@@ -8,7 +8,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from operator import attrgetter
+from typing import Any, TypeVar
+
+T = TypeVar("T", bound=type)
+
+
+def pickled_as_tuple(cls: T) -> T:
+    """Pickle a slotted dataclass as ``(cls, (field, ...))``: half the cost of the default, which calls
+    ``dataclasses.fields()`` for every object. Tens of thousands of these cross the shard pipe a second."""
+    names = cls.__slots__
+    get = attrgetter(*names)
+    if len(names) == 1:
+        cls.__reduce__ = lambda self: (cls, (get(self),))  # type: ignore[attr-defined]
+    else:
+        cls.__reduce__ = lambda self: (cls, get(self))  # type: ignore[attr-defined]
+    return cls
 
 
 class State(StrEnum):
@@ -48,6 +63,7 @@ DEGRADED_PRIORITY: tuple[str, ...] = (
 )
 
 
+@pickled_as_tuple
 @dataclass(frozen=True, slots=True)
 class WorkerEvent:
     """A connection-level fact from a camera's worker."""
@@ -59,6 +75,7 @@ class WorkerEvent:
     detail: str = ""  # redacted: never a URL with credentials
 
 
+@pickled_as_tuple
 @dataclass(frozen=True, slots=True)
 class CameraSample:
     """What the checks saw in one analysed frame."""
@@ -73,6 +90,7 @@ class CameraSample:
     flags: frozenset[str] = field(default_factory=frozenset)  # health reasons seen in this sample
 
 
+@pickled_as_tuple
 @dataclass(frozen=True, slots=True)
 class StreamStats:
     """Packet-level statistics of one camera, from packets alone (no decode)."""
@@ -94,6 +112,7 @@ class StreamStats:
     decode_mode: str
 
 
+@pickled_as_tuple
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     camera: str
@@ -101,6 +120,7 @@ class Snapshot:
     jpeg: bytes
 
 
+@pickled_as_tuple
 @dataclass(frozen=True, slots=True)
 class StatusChange:
     """A camera entered a new state. ``previous`` is None for the first verdict after start."""
@@ -113,6 +133,7 @@ class StatusChange:
     previous_reason: str = ""
 
 
+@pickled_as_tuple
 @dataclass(frozen=True, slots=True)
 class SnapshotReady:
     """A new snapshot of ``camera`` is in the SnapshotStore (the JPEG itself stays there)."""
@@ -121,6 +142,7 @@ class SnapshotReady:
     t_ms: int
 
 
+@pickled_as_tuple
 @dataclass(frozen=True, slots=True)
 class MotionChange:
     """Motion started (``motion`` True) or ended on a camera."""
@@ -131,6 +153,7 @@ class MotionChange:
     t_ms: int
 
 
+@pickled_as_tuple
 @dataclass(frozen=True, slots=True)
 class CameraStats:
     """One camera's latest stream stats and last analysed sample, as the live model shows them."""
@@ -142,6 +165,7 @@ class CameraStats:
     luma_mean: float | None = None
 
 
+@pickled_as_tuple
 @dataclass(frozen=True, slots=True)
 class StatsBatch:
     """Every camera a monitor heard from since its previous batch (one message per ``stats_every_s``)."""
@@ -150,6 +174,7 @@ class StatsBatch:
     items: tuple[CameraStats, ...]
 
 
+@pickled_as_tuple
 @dataclass(frozen=True, slots=True)
 class AreaCounts:
     """The counts of every area whose counts changed since the previous message (at most one a second)."""

@@ -1,9 +1,9 @@
-"""The alerts' tables (migration 0007): one row per alert of any kind (cctv/alerts/model.py), and the cameras it
+"""The alerts' tables (migrations 0007, 0008): one row per alert of any kind (cctv/alerts/model.py), and the cameras it
 touched in a child table, which decides who sees it."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cctv.store.models import Base
@@ -32,7 +32,7 @@ class AlertRow(Base):
     changes: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     last_change_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     last_seen_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    affected_now: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    affected_now: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")  # the whole node's
     free_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     total_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     acked_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -64,11 +64,13 @@ class AlertRow(Base):
 
 
 class AlertCameraRow(Base):
-    """A camera an alert touched (a camera alert: its own camera)."""
+    """A camera an alert touched (a camera alert: its own camera); ``now``: a node alert touched it at its last
+    observation (migration 0008)."""
 
     __tablename__ = "alert_cameras"
 
     alert_id: Mapped[int] = mapped_column(_ID, ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True)
     camera: Mapped[str] = mapped_column(String(255), primary_key=True)
+    now: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=false())
 
     __table_args__ = (Index("ix_alert_cameras_camera", "camera"),)

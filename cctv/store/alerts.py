@@ -12,10 +12,24 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, and_, exists, false, insert, or_, select, true, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    false,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 
 from cctv.alerts.model import KINDS, Alert, AlertEvent
 from cctv.store.alert_models import AlertCameraRow, AlertRow
+from cctv.store.db import transaction
 
 # what the tracker changes after the alert opened (the rest identifies it, or is the acknowledgement)
 _DETAIL = (
@@ -23,7 +37,23 @@ _DETAIL = (
     "last_seen_ms", "affected_now", "free_bytes", "total_bytes",
 )
 _COLS = (AlertRow.id, AlertRow.kind, AlertRow.subject, AlertRow.opened_ms, AlertRow.acked_by, AlertRow.acked_ms,
-         *(getattr(AlertRow, name) for name in _DETAIL))
+         *(getattr(AlertRow, name) for name in _DETAIL if name != "affected_now"))  # that one: the flags
+
+
+# built once: the writer thread runs these for every alert event
+_A, _C = AlertRow.__table__, AlertCameraRow.__table__
+_INSERT_ALERT = insert(_A).returning(_A.c.id)
+_UPDATE_ALERT = (
+    update(_A)
+    .where(_A.c.kind == bindparam("b_kind"), _A.c.subject == bindparam("b_subject"),
+           _A.c.opened_ms == bindparam("b_opened_ms"))
+    .values({name: bindparam(name) for name in _DETAIL})
+    .returning(_A.c.id)
+)
+_ALERT_CAMERAS = select(_C.c.camera, _C.c.now).where(_C.c.alert_id == bindparam("b_alert"))
+_INSERT_CAMERA = insert(_C)
+_SET_NOW = (update(_C).where(_C.c.alert_id == bindparam("b_alert"), _C.c.camera == bindparam("b_camera"))
+            .values(now=bindparam("now")))
 
 
 def _like_escape(path: str) -> str:
@@ -54,27 +84,26 @@ class AlertStore:
 
     # -- writes (on the writer thread) -----------------------------------------------------------------
 
-    def write(self, event: AlertEvent) -> int | None:
-        """Apply one tracker event; returns the row id for "open". Cameras are only ever added."""
+    def write_many(self, events: Sequence[AlertEvent]) -> list[int | None]:
+        """Apply tracker events in order, in one transaction; the row id of each "open" (else None)."""
+        with self.engine.begin() as conn:
+            return [self.write(ev, conn) for ev in events]
+
+    def write(self, event: AlertEvent, conn: Connection | None = None) -> int | None:
+        """Apply one tracker event (in ``conn``'s transaction when given); returns the row id for "open".
+        Cameras are only ever added."""
         a = event.alert
         detail = {name: getattr(a, name) for name in _DETAIL}
-        with self.engine.begin() as conn:
+        with transaction(self.engine, conn) as conn:
             if event.kind == "open":
-                alert_id = int(conn.execute(
-                    insert(AlertRow)
-                    .values(kind=a.kind, subject=a.subject, opened_ms=a.opened_ms, **detail)
-                    .returning(AlertRow.id)
-                ).scalar_one())
-                _add_cameras(conn, alert_id, a.cameras)
+                row = {"kind": a.kind, "subject": a.subject, "opened_ms": a.opened_ms, **detail}
+                alert_id = int(conn.execute(_INSERT_ALERT, row).scalar_one())
+                _add_cameras(conn, alert_id, a.cameras, a.cameras_now)
                 return alert_id
-            found = conn.execute(
-                update(AlertRow)
-                .where(AlertRow.kind == a.kind, AlertRow.subject == a.subject, AlertRow.opened_ms == a.opened_ms)
-                .values(**detail)
-                .returning(AlertRow.id)
-            ).scalar_one_or_none()
+            key = {"b_kind": a.kind, "b_subject": a.subject, "b_opened_ms": a.opened_ms}
+            found = conn.execute(_UPDATE_ALERT, key | detail).scalar_one_or_none()
             if found is not None:
-                _add_cameras(conn, int(found), a.cameras)
+                _add_cameras(conn, int(found), a.cameras, a.cameras_now)
         return None
 
     def ack(self, alert_id: int, username: str, now_ms: int) -> tuple[Alert | None, bool]:
@@ -142,24 +171,32 @@ class AlertStore:
             return _load(conn, q)
 
 
-def _add_cameras(conn: Connection, alert_id: int, cameras: Iterable[str]) -> None:
-    have = set(conn.execute(select(AlertCameraRow.camera).where(AlertCameraRow.alert_id == alert_id)).scalars())
-    new = sorted(set(cameras) - have)
+def _add_cameras(conn: Connection, alert_id: int, cameras: Iterable[str], now: Iterable[str]) -> None:
+    """Add the cameras not yet there (never removed) and set which of them are touched now."""
+    now = set(now)
+    have = dict(conn.execute(_ALERT_CAMERAS, {"b_alert": alert_id}).all())
+    new = sorted(set(cameras) - have.keys())
     if new:
-        conn.execute(insert(AlertCameraRow), [{"alert_id": alert_id, "camera": c} for c in new])
+        conn.execute(_INSERT_CAMERA, [{"alert_id": alert_id, "camera": c, "now": c in now} for c in new])
+    flip = [{"b_alert": alert_id, "b_camera": c, "now": c in now} for c, was in have.items() if was != (c in now)]
+    if flip:
+        conn.execute(_SET_NOW, flip)
 
 
 def _load(conn: Connection, q: Select[Any]) -> list[Alert]:
     """The rows of ``q`` as alerts, with their cameras (one more query for all of them)."""
     rows = conn.execute(q).all()
     cams: dict[int, list[str]] = defaultdict(list)
+    now: dict[int, list[str]] = defaultdict(list)
     ids = [r.id for r in rows]
     for i in range(0, len(ids), 500):
         q_cams = (
-            select(AlertCameraRow.alert_id, AlertCameraRow.camera)
+            select(AlertCameraRow.alert_id, AlertCameraRow.camera, AlertCameraRow.now)
             .where(AlertCameraRow.alert_id.in_(ids[i : i + 500]))
             .order_by(AlertCameraRow.alert_id, AlertCameraRow.camera)
         )
-        for alert_id, camera in conn.execute(q_cams):
+        for alert_id, camera, is_now in conn.execute(q_cams):
             cams[alert_id].append(camera)
-    return [Alert(cameras=tuple(cams[r.id]), **r._mapping) for r in rows]
+            if is_now:
+                now[alert_id].append(camera)
+    return [Alert(cameras=tuple(cams[r.id]), cameras_now=tuple(now[r.id]), **r._mapping) for r in rows]

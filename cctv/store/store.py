@@ -8,6 +8,7 @@ pending writes and is idempotent.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -15,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -89,20 +90,10 @@ class Store:
         """Close the camera's open interval at ``since_ms`` and open the new one, in one transaction (``conn``'s,
         when given: the store writer batches many changes into one)."""
         with transaction(self.engine, conn) as conn:
-            conn.execute(
-                update(StatusInterval)
-                .where(StatusInterval.camera == change.camera, StatusInterval.end_ms.is_(None))
-                .values(end_ms=_greatest(conn.dialect.name, StatusInterval.start_ms, change.since_ms))
-            )
-            conn.execute(
-                StatusInterval.__table__.insert().values(
-                    camera=change.camera,
-                    state=str(change.state),
-                    reason=change.reason,
-                    start_ms=change.since_ms,
-                    end_ms=None,
-                )
-            )
+            close, open_ = _status_statements(conn.dialect.name)
+            conn.execute(close, {"b_camera": change.camera, "b_since": change.since_ms})
+            conn.execute(open_, {"camera": change.camera, "state": str(change.state), "reason": change.reason,
+                                 "start_ms": change.since_ms, "end_ms": None})
 
     def close_open_intervals(self, end_ms: int, cameras: Sequence[str] | None = None) -> int:
         """Close open status intervals and motion events at ``end_ms`` (shutdown, or recovery after a crash).
@@ -248,6 +239,19 @@ class Store:
         )
         with self.engine.connect() as conn:
             return {state: int(ms or 0) for state, ms in conn.execute(q)}
+
+
+@functools.cache
+def _status_statements(dialect: str) -> tuple[Any, Any]:
+    """Close a camera's open interval at ``b_since`` (never before its start), and open the next: built once
+    per dialect, so the writer thread does not rebuild and re-key two statements per change."""
+    t = StatusInterval.__table__
+    close = (
+        update(t)
+        .where(t.c.camera == bindparam("b_camera"), t.c.end_ms.is_(None))
+        .values(end_ms=_greatest(dialect, t.c.start_ms, bindparam("b_since")))
+    )
+    return close, insert(t)
 
 
 def _greatest(dialect: str, a: Any, b: Any) -> Any:

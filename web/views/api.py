@@ -10,6 +10,7 @@ from aiohttp import web
 
 from cctv.accounts.policy import Perm
 from web.errors import CctvError
+from web.keys import SOCKET_HUB
 from web.views.access import (
     area_cameras,
     area_json,
@@ -77,6 +78,7 @@ async def area(request: web.Request) -> web.Response:
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
     svc = services(request)
+    hub = request.app[SOCKET_HUB]
     ingest: dict[str, Any] = {}
     probe_errors = 0
     for probe in svc.health_probes:
@@ -89,6 +91,8 @@ async def healthz(request: web.Request) -> web.Response:
         "status": "ok",
         "cameras": len(svc.live.cameras("")),
         "bus_dropped": svc.bus.dropped,
+        "ws_dropped": hub.dropped,
+        "ws_resyncs": hub.resyncs,
         "snapshot_write_errors": svc.snapshots.write_errors,
         "probe_errors": probe_errors,
         "ingest": ingest,

@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from cctv.accounts.policy import Perm
-from cctv.alerts.model import NODE_KINDS, Alert, human_bytes, visible_to
+from cctv.alerts.model import NODE_KINDS, Alert, human_bytes, visible_now, visible_to
 from web.errors import CctvError
 from web.i18n import N_, format_duration, format_ms, gettext, iso_utc, lang_of
 from web.i18n_labels import ALERT_STATUSES, NODE_ALERT_KINDS, label
@@ -51,7 +51,7 @@ def view(request: web.Request, a: Alert, now: int) -> dict[str, Any]:
         "closed": format_ms(a.closed_ms, tz, lang) if a.closed_ms is not None else "",
         "status_label": label(lang, ALERT_STATUSES, "closed" if a.closed_ms is not None else "open"),
         "cameras": len(visible_to(a, roots)),
-        "affected_now": a.affected_now if a.closed_ms is None else 0,
+        "affected_now": len(visible_now(a, roots)) if a.closed_ms is None else 0,
         "disk": gettext(lang, "%(free)s of %(total)s", free=human_bytes(a.free_bytes), total=human_bytes(a.total_bytes)),
         "acked_by": a.acked_by or "",
         "acked": format_ms(a.acked_ms, tz, lang) if a.acked_ms is not None else "",
@@ -68,7 +68,7 @@ def as_json(a: Alert, roots: list[str]) -> dict[str, Any]:
         "last_seen_ms": a.last_seen_ms,
         "closed_ms": a.closed_ms,
         "cameras": list(visible_to(a, roots)),
-        "affected_now": a.affected_now,
+        "affected_now": len(visible_now(a, roots)),
         "free_bytes": a.free_bytes,
         "total_bytes": a.total_bytes,
         "acked_by": a.acked_by,

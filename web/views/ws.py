@@ -109,16 +109,16 @@ def client_message(feed: SocketFeed, text: str) -> str | None:
     try:
         m = json.loads(text)
     except ValueError:
-        return gettext(feed.lang, "Unknown WebSocket message (%(why)s); accepted: watch.", why="JSON")
+        return gettext(feed.lang, "Unknown WebSocket message (%(why)s); accepted: watch, resync.", why="JSON")
     if not isinstance(m, dict):
-        return gettext(feed.lang, "Unknown WebSocket message (%(why)s); accepted: watch.", why="type")
+        return gettext(feed.lang, "Unknown WebSocket message (%(why)s); accepted: watch, resync.", why="type")
     if m.get("type") == "resync":
         feed.resync = True
         feed.queue.clear()
         feed.wake.set()
         return None
     if m.get("type") != "watch":
-        return gettext(feed.lang, "Unknown WebSocket message (%(why)s); accepted: watch.", why="type")
+        return gettext(feed.lang, "Unknown WebSocket message (%(why)s); accepted: watch, resync.", why="type")
     cams = m.get("cameras")
     if not isinstance(cams, list) or not all(isinstance(c, str) for c in cams) or len(cams) > MAX_WATCH:
         return gettext(feed.lang, "watch.cameras must be a list of camera paths (at most %(n)s).", n=MAX_WATCH)
