@@ -8,7 +8,7 @@ from cctv.clock import FakeClock
 from cctv.config.models import Config
 from cctv.sites import Sites
 from cctv.status.bus import InProcessBus
-from cctv.status.channel import Channel
+from cctv.status.channel import Channel, droppable_bound
 from cctv.status.live_model import LiveModel
 from cctv.status.machine import StatusParams
 from cctv.status.messages import (
@@ -121,6 +121,17 @@ def test_channel_drops_oldest_and_counts():
     for i in range(5):
         ch.put(i)
     assert ch.take() == [2, 3, 4] and ch.dropped == 2
+
+
+def test_channel_bound_holds_a_round_of_every_cameras_stats():
+    """A node's channel holds four droppable messages per camera at least, whatever ingest.queue_size says."""
+    assert droppable_bound(256, 10) == 2048 and droppable_bound(8, 30_000) == 120_000
+    ch: Channel[int] = Channel(droppable_bound(8, 100))
+    for i in range(400):
+        ch.put(i)
+    assert ch.dropped == 0
+    ch.put(400)
+    assert ch.dropped == 1 and ch.take()[0] == 1
 
 
 def test_channel_keeps_the_keep_lane_and_the_order():

@@ -202,7 +202,8 @@ class Ingest(_Model):
     snapshot_width: int = Field(320, ge=64, le=1920, description="Width of the JPEG snapshot kept per camera.")
     snapshot_interval_s: float = Field(2.0, ge=0.5, le=600, description="Least time between two snapshots.")
     queue_size: int = Field(
-        256, ge=8, le=100_000, description="Bound of the channel from workers to the status machine."
+        256, ge=8, le=100_000, description="Bound of the channels from workers to the status machine: ×8 droppable messages (samples, "
+        "stats, snapshots), and never fewer than 4 per camera the channel serves."
     )
     procs: int = Field(
         0, ge=0, le=64,

@@ -126,6 +126,13 @@ class Channel(Generic[T]):
             await fut
 
 
+def droppable_bound(queue_size: int, cameras: int) -> int:
+    """The droppable lane's bound for a channel that carries ``cameras``' samples and stats: ``queue_size`` × 8,
+    and never less than four messages per camera, so a burst of one round of every camera's stats (the shard
+    pipe delivers them in frames of hundreds) is not dropped — a dropped stats message is a missed sign of life."""
+    return max(queue_size * 8, 4 * cameras)
+
+
 def _wake(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)

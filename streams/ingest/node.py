@@ -14,7 +14,7 @@ from cctv.alerts.model import DISK_FULL, DISK_LOW, Observation
 from cctv.alerts.writer import AlertWriter, NodeWatch
 from cctv.app.services import Services
 from cctv.recording import RetentionPolicy, recordings_root
-from cctv.status.channel import Channel
+from cctv.status.channel import Channel, droppable_bound
 from cctv.status.machine import StatusParams
 from cctv.status.messages import TOPIC_SEGMENT
 from cctv.status.monitor import Monitor
@@ -30,7 +30,8 @@ class IngestNode:
                  shard_module: str = "streams.ingest.shard") -> None:
         cfg = services.config
         self.services = services
-        self.channel: Channel[Any] = Channel(cfg.ingest.queue_size * 8)
+        cameras = sum(1 for c in services.sites.cameras if c.enabled)
+        self.channel: Channel[Any] = Channel(droppable_bound(cfg.ingest.queue_size, cameras))
         rec = cfg.recording
         self.recordings = Path(recordings_root(cfg.data_dir, rec.dir))
         self.retention = RetentionTask(

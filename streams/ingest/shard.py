@@ -26,7 +26,7 @@ from typing import Any
 from cctv.clock import SystemClock
 from cctv.config.models import Config
 from cctv.sites import CameraSite, Sites
-from cctv.status.channel import Channel
+from cctv.status.channel import Channel, droppable_bound
 from cctv.status.messages import Reason, Snapshot, WorkerEvent
 from streams.camera.backoff import Backoff
 from streams.camera.breaker import AuthBreaker
@@ -58,7 +58,7 @@ class Shard:
         self.spec = spec
         self.config = Config.model_validate(spec.config)
         self.clock = SystemClock()
-        self.out: Channel[Any] = Channel(self.config.ingest.queue_size * 8)
+        self.out: Channel[Any] = Channel(droppable_bound(self.config.ingest.queue_size, len(spec.cameras)))
         self.lag = LagHistogram()
         self.native: list[NativeCamera] = []
         self.threads: list[CameraWorker] = []
