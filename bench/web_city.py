@@ -276,7 +276,8 @@ def _health_figures(h: dict[str, Any]) -> dict[str, Any]:
     ing = h.get("ingest", {})
     return {"answered": bool(h), "bus_dropped": h.get("bus_dropped"), "channel_dropped": ing.get("channel_dropped"),
             "channel_queued": ing.get("channel_queued"), "proc_channel_dropped": ing.get("proc_channel_dropped"),
-            "monitor_handled": ing.get("monitor_handled"), "cameras_receiving": ing.get("cameras_receiving")}
+            "monitor_handled": ing.get("monitor_handled"), "cameras_receiving": ing.get("cameras_receiving"),
+            "gc": ing.get("gc")}
 
 
 # -- analysis ----------------------------------------------------------------------------------------

@@ -68,6 +68,7 @@ async def serve(config, host: str, port: int, *, ingest: bool, procs: int | None
     from aiohttp import web
 
     from cctv.accounts.users import ensure_admin
+    from cctv.app.gc_pauses import GcPauses
     from cctv.app.node import Lifecycle, Step, node_steps
     from web.app import create_app
 
@@ -80,6 +81,9 @@ async def serve(config, host: str, port: int, *, ingest: bool, procs: int | None
         node = IngestNode(services, procs, log_level, shard_module)
         ingest_step = Step("ingest", node.start, node.stop)
     lifecycle = Lifecycle(node_steps(services, ingest_step))
+    pauses = GcPauses()
+    pauses.install()
+    services.health_probes.append(pauses.health)
     runner = web.AppRunner(create_app(services), handle_signals=False, access_log=None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -90,6 +94,7 @@ async def serve(config, host: str, port: int, *, ingest: bool, procs: int | None
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         await site.start()
+        pauses.freeze_started()
         n = len(services.sites.cameras)
         print(f"Kota Tangguh CCTV: {n} cameras, serving on http://{host}:{port}/", flush=True)
         await stop.wait()
@@ -99,6 +104,7 @@ async def serve(config, host: str, port: int, *, ingest: bool, procs: int | None
         await lifecycle.stop()  # ingest first, then the writers drain, then open intervals are closed
         services.snapshots.close()
         services.store.close()
+        pauses.uninstall()
 
 
 # -- cctv db -------------------------------------------------------------------------------------------

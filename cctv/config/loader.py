@@ -1,8 +1,8 @@
 """Read config.yaml into a validated :class:`~cctv.config.models.Config`.
 
 Steps: parse with ruamel.yaml's round-trip loader (it keeps the line of every key and item), look for
-duplicate keys and duplicate slugs, substitute ``${VAR}`` / ``${VAR:-default}`` in string values, validate
-with pydantic, and turn every problem into a :class:`ConfigIssue` with its key path and YAML line.
+duplicate keys and duplicate slugs, substitute ``${VAR}`` / ``${VAR:-default}`` in string values
+(cctv/config/env_refs.py), validate with pydantic, and turn every problem into a :class:`ConfigIssue` with its key path and YAML line.
 All issues are collected and raised together as one :class:`ConfigError`; messages never contain a
 secret (URLs are redacted, resolved ``${VAR}`` values are masked).
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import types
 import typing
 from collections.abc import Mapping
@@ -26,6 +25,7 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from cctv.config.env_refs import Loc, substitute
 from cctv.config.models import Config
 from cctv.redact import redact_text, redact_url
 
@@ -34,11 +34,6 @@ __all__ = ["ConfigError", "ConfigIssue", "data_dir_of", "load_config", "parse_co
 DATA_DIR_ENV = "CCTV_DATA_DIR"
 HIERARCHY = ("kecamatan", "kelurahan", "rt", "cameras")  # list keys, top down; items carry a slug
 
-# ${NAME} or ${NAME:-default}; $${ is a literal "${".
-_REF_RE = re.compile(r"\$\$\{|\$\{([^}]*)\}")
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-Loc = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -108,7 +103,7 @@ def parse_config(text: str, env: Mapping[str, str] | None = None, source: str = 
         data = None  # the precise pass reports it with its line
     if isinstance(data, dict):
         env_issues: list[tuple[Loc, str]] = []
-        plain = _substitute(data, (), env, env_issues, set())
+        plain = substitute(data, (), env, env_issues, set())
         if not env_issues and not _has_duplicate_slugs(plain):
             try:
                 return Config.model_validate(plain)
@@ -124,7 +119,7 @@ def _parse_precisely(text: str, env: Mapping[str, str], source: str) -> Config:
     duplicates = _duplicate_slugs(root)
     issues = list(duplicates)
     env_issues: list[tuple[Loc, str]] = []
-    plain = _substitute(root, (), env, env_issues, secrets)
+    plain = substitute(root, (), env, env_issues, secrets)
     issues += [ConfigIssue(_fmt(loc), _line_of(root, loc), msg) for loc, msg in env_issues]
     env_paths = {_fmt(loc) for loc, _ in env_issues}
     try:
@@ -250,52 +245,6 @@ def _has_duplicate_slugs(plain: Any, depth: int = 0) -> bool:
     if len(set(slugs)) != len(slugs):
         return True
     return depth + 1 < len(HIERARCHY) and any(_has_duplicate_slugs(item, depth + 1) for item in items)
-
-
-# -- ${VAR} substitution ------------------------------------------------------------------------------
-
-
-def _substitute(
-    node: Any, loc: Loc, env: Mapping[str, str], issues: list[tuple[Loc, str]], secrets: set[str]
-) -> Any:
-    """A plain-Python copy of the YAML tree with ${VAR} resolved in string values."""
-    if isinstance(node, dict):
-        return {str(k): _substitute(v, loc + (str(k),), env, issues, secrets) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_substitute(v, loc + (i,), env, issues, secrets) for i, v in enumerate(node)]
-    if isinstance(node, str):
-        return _substitute_str(str(node), loc, env, issues, secrets) if "$" in node else str(node)
-    if isinstance(node, bool) or node is None:
-        return node
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    return node
-
-
-def _substitute_str(
-    value: str, loc: Loc, env: Mapping[str, str], issues: list[tuple[Loc, str]], secrets: set[str]
-) -> str:
-    def replace(m: re.Match[str]) -> str:
-        if m.group(0) == "$${":
-            return "${"
-        body = m.group(1)
-        name, sep, default = body.partition(":-")
-        if not _NAME_RE.match(name):
-            issues.append((loc, f"bad environment reference ${{{name}}}"))
-            return m.group(0)
-        got = env.get(name)
-        if got is None or (sep and got == ""):
-            if not sep:
-                issues.append((loc, f"environment variable {name} is not set"))
-                return m.group(0)
-            got = default
-        if len(got) >= 3:  # shorter values would mask unrelated text; they leak little anyway
-            secrets.add(got)
-        return got
-
-    return _REF_RE.sub(replace, value)
 
 
 # -- pydantic errors -> issues ------------------------------------------------------------------------
