@@ -16,12 +16,28 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    String,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    null,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from cctv.status.messages import StatusChange
 from cctv.store.db import make_engine, migrate, transaction
+from cctv.store.leases import Fence, holds
+from cctv.store.leases import fenced as fenced_by
 from cctv.store.models import MotionEvent, NodeHeartbeat, StatusInterval
 
 log = logging.getLogger(__name__)
@@ -86,14 +102,26 @@ class Store:
 
     # -- writes (call on the writer thread through awrite, or directly from a CLI) ----------------
 
-    def apply_status_change(self, change: StatusChange, conn: Connection | None = None) -> None:
+    def apply_status_change(self, change: StatusChange, conn: Connection | None = None,
+                            fence: Fence | None = None) -> bool:
         """Close the camera's open interval at ``since_ms`` and open the new one, in one transaction (``conn``'s,
-        when given: the store writer batches many changes into one)."""
+        when given: the store writer batches many changes into one).
+
+        With ``fence`` (a node of many, cctv/store/leases.py): only while that node holds the camera's lease with
+        that token — the lease row is locked first and each statement checks it again — else nothing is written
+        and the answer is False."""
         with transaction(self.engine, conn) as conn:
-            close, open_ = _status_statements(conn.dialect.name)
-            conn.execute(close, {"b_camera": change.camera, "b_since": change.since_ms})
-            conn.execute(open_, {"camera": change.camera, "state": str(change.state), "reason": change.reason,
-                                 "start_ms": change.since_ms, "end_ms": None})
+            row = {"b_camera": change.camera, "b_since": change.since_ms, "b_state": str(change.state),
+                   "b_reason": change.reason}
+            if fence is None:
+                close, open_ = _status_statements(conn.dialect.name, False)
+            else:
+                if not holds(conn, change.camera, fence, lock=True):
+                    return False
+                close, open_ = _status_statements(conn.dialect.name, True)
+                row |= {"b_node": fence.node, "b_token": fence.token}
+            conn.execute(close, row)
+            return bool(conn.execute(open_, row).rowcount)
 
     def close_open_intervals(self, end_ms: int, cameras: Sequence[str] | None = None) -> int:
         """Close open status intervals and motion events at ``end_ms`` (shutdown, or recovery after a crash).
@@ -242,16 +270,24 @@ class Store:
 
 
 @functools.cache
-def _status_statements(dialect: str) -> tuple[Any, Any]:
-    """Close a camera's open interval at ``b_since`` (never before its start), and open the next: built once
-    per dialect, so the writer thread does not rebuild and re-key two statements per change."""
+def _status_statements(dialect: str, fenced: bool) -> tuple[Any, Any]:
+    """Close a camera's open interval at ``b_since`` (never before its start), and open the next — with
+    ``fenced``, each only while the lease of the camera is ``(b_node, b_token)``'s. Built once per dialect, so the
+    writer thread does not rebuild and re-key two statements per change."""
     t = StatusInterval.__table__
+    camera = bindparam("b_camera", type_=String)
+    lease = fenced_by(camera, bindparam("b_node", type_=String), bindparam("b_token", type_=BigInteger))
+    where = [lease] if fenced else []
     close = (
         update(t)
-        .where(t.c.camera == bindparam("b_camera"), t.c.end_ms.is_(None))
+        .where(t.c.camera == camera, t.c.end_ms.is_(None), *where)
         .values(end_ms=_greatest(dialect, t.c.start_ms, bindparam("b_since")))
     )
-    return close, insert(t)
+    new = select(camera, bindparam("b_state", type_=String), bindparam("b_reason", type_=String),
+                 bindparam("b_since", type_=BigInteger), null())
+    open_ = insert(t).from_select(["camera", "state", "reason", "start_ms", "end_ms"],
+                                  new.where(*where) if where else new)
+    return close, open_
 
 
 def _greatest(dialect: str, a: Any, b: Any) -> Any:
