@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 from ruamel.yaml import YAML
 
 from cctv.config import Config, ConfigError, ConfigIssue, data_dir_of, load_config, parse_config
@@ -550,3 +551,25 @@ def test_redact_text_masks_urls_and_known_secrets() -> None:
     text = "open rtsp://admin:hunter2@10.0.0.7/s failed; key=abc123xyz; http://u:p@h ok"
     out = redact_text(text, ["abc123xyz", ""])
     assert out == "open rtsp://***:***@10.0.0.7/s failed; key=***; http://***:***@h ok"
+
+
+# -- node: (docs/nodes.md) ----------------------------------------------------------------------------------
+
+
+def test_node_section_defaults_bounds_and_preferred_areas() -> None:
+    from cctv.config.node import node_name
+
+    base = {"site": {"name": "Kota Jambi"}, "kecamatan": [{"slug": "kota-baru", "name": "Kota Baru", "kelurahan": [
+        {"slug": "paal-lima", "name": "Paal Lima", "rt": [{"slug": "rt-07", "name": "RT 07", "cameras": [
+            {"slug": "cam-1", "name": "Simpang", "url": "rtsp://10.0.0.7/sub"}]}]}]}]}
+    cfg = Config.model_validate(base)
+    assert cfg.node.name is None and node_name(cfg.node) and cfg.node.lease_ttl_s == 8.0
+    named = Config.model_validate({**base, "node": {"name": "ingest-3", "prefers": ["kota-baru/paal-lima"],
+                                                    "capacity": 400}})
+    assert node_name(named.node) == "ingest-3" and named.node.prefers == ["kota-baru/paal-lima"]
+    with pytest.raises(ValidationError, match="do not exist: 'telanaipura'"):
+        Config.model_validate({**base, "node": {"prefers": ["telanaipura"]}})
+    with pytest.raises(ValidationError, match="at most half of lease_ttl_s"):
+        Config.model_validate({**base, "node": {"lease_ttl_s": 4, "renew_every_s": 3}})
+    with pytest.raises(ValidationError, match="name"):
+        Config.model_validate({**base, "node": {"name": "bad name!"}})

@@ -13,13 +13,13 @@ import asyncio
 import contextlib
 import logging
 import os
-import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from cctv.alerts.writer import AlertWriter
 from cctv.app.services import Services
+from cctv.config.node import node_name
 from cctv.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ class Writers:
 def node_steps(services: Services, ingest: Step | None = None) -> list[Step]:
     """The ordered steps of a node holding the store's history (``cctv run``), ingest last when given."""
     s = services
-    history = History(s, f"{socket.gethostname()}:{os.getpid()}")
+    history = History(s, f"{node_name(s.config.node)}:{os.getpid()}")
     writers = Writers(s)
     steps = [
         Step("recovery", history.start, history.stop),

@@ -16,6 +16,7 @@ from cctv.accounts.users import Accounts
 from cctv.audit.log import AuditLog
 from cctv.clock import Clock
 from cctv.config.models import Config
+from cctv.config.node import node_name
 from cctv.evidence.jobs import ExportRunner
 from cctv.recording import recordings_root
 from cctv.rollup.aggregates import AreaAggregates
@@ -88,6 +89,6 @@ def build_services(
         alerts=AlertStore(engine),
         clips=clips,
         exports=ExportRunner(store, clips, sites, clock, audit, data_dir,
-                             Path(recordings_root(str(data_dir), config.recording.dir))),
+                             Path(recordings_root(str(data_dir), config.recording.dir)), node_name(config.node)),
         health_probes=[],
     )

@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 from cctv.config.base import _Model
 from cctv.config.checks import Checks  # the checks: section, with its many thresholds
+from cctv.config.node import Node  # the node: section (many nodes)
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 
@@ -331,11 +332,24 @@ class Config(_Model):
     checks: Checks = Field(default_factory=Checks, description="Thresholds of the picture checks.")
     recording: Recording = Field(default_factory=Recording, description="Continuous recording and retention.")
     sim: Sim = Field(default_factory=Sim, description="The camera simulator.")
+    node: Node = Field(default_factory=Node, description="This node among many (docs/nodes.md).")
     kecamatan: list[Kecamatan] = Field(..., min_length=1, description="The city's kecamatan, top of the hierarchy.")
 
     @model_validator(mode="after")
     def unique_kecamatan_slugs(self) -> Config:
         _no_duplicates([k.slug for k in self.kecamatan], "kecamatan")
+        return self
+
+    @model_validator(mode="after")
+    def preferred_areas_exist(self) -> Config:
+        areas = {k.slug for k in self.kecamatan}
+        for k in self.kecamatan:
+            for kel in k.kelurahan:
+                areas.add(f"{k.slug}/{kel.slug}")
+                areas.update(f"{k.slug}/{kel.slug}/{rt.slug}" for rt in kel.rt)
+        unknown = [p for p in self.node.prefers if p.strip("/") not in areas]
+        if unknown:
+            raise ValueError(f"node.prefers names areas that do not exist: {', '.join(map(repr, unknown))}")
         return self
 
 

@@ -6,13 +6,13 @@ import asyncio
 import contextlib
 import logging
 import shutil
-import socket
 from pathlib import Path
 from typing import Any
 
 from cctv.alerts.model import DISK_FULL, DISK_LOW, Observation
 from cctv.alerts.writer import AlertWriter, NodeWatch
 from cctv.app.services import Services
+from cctv.config.node import node_name
 from cctv.recording import RetentionPolicy, recordings_root
 from cctv.status.channel import Channel, droppable_bound
 from cctv.status.machine import StatusParams
@@ -62,7 +62,7 @@ class IngestNode:
             stats_every_s=st.stats_every_s,
         )
         self.node_alerts = AlertWriter(services.store, None, services.clock, services.alerts, node=NodeWatch(
-            socket.gethostname(), (DISK_FULL, DISK_LOW), self._observe_disk, rec.alert_clear_s,
+            node_name(cfg.node), (DISK_FULL, DISK_LOW), self._observe_disk, rec.alert_clear_s,
             where=str(self.recordings),
         )) if rec.enabled else None
         self._tasks: list[asyncio.Task[Any]] = []
