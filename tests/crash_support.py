@@ -20,7 +20,7 @@ from sqlalchemy import select
 from cctv.recording import PARTIAL_SUFFIX, SEGMENT_SUFFIX
 from cctv.store import Store
 from cctv.store.segment_models import SegmentLock, SegmentRow
-from tests.support import wait_for
+from tests.helpers.eventually import eventually
 
 ADMIN_PASSWORD = "crash-admin-password"  # `cctv run` creates `admin` with it on first start
 
@@ -72,7 +72,7 @@ class CctvRun:
 
     def wait_ready(self, timeout: float = 60) -> None:
         try:
-            wait_for(
+            eventually(
                 lambda: healthz(self.base) is not None or self.proc.poll() is not None,
                 timeout,
                 "/healthz to answer",
@@ -109,7 +109,7 @@ class CctvRun:
         """Wait until no process of the group is left (ingest processes orphaned by a killed parent stop on
         their own when their stdin closes); kill what is left after the deadline, then fail."""
         try:
-            wait_for(lambda: not self.group_pids(), timeout, "the run's processes to exit")
+            eventually(lambda: not self.group_pids(), timeout, "the run's processes to exit")
         except AssertionError:
             self.kill_group()
             raise

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support import login_opener, wait_for
+from tests.helpers.eventually import eventually
+from tests.support import login_opener
 
 ADMIN_PASSWORD = "e2e-admin-password"  # `cctv run` creates `admin` with it on first start
 
@@ -35,9 +36,9 @@ def cameras(base: str) -> dict[str, dict]:
 
 def expect_camera(base: str, cam: str, state: str, reason: str, deadline: float) -> dict:
     """Poll the API until ``cam`` is in ``state`` with ``reason``; its JSON, or fail naming what the API has."""
-    return wait_for(
+    return eventually(
         lambda: (c := cameras(base).get(cam)) and c["state"] == state and c["reason"] == reason and c,
-        deadline, f"{cam} {state}({reason}); API has {_brief(cameras(base))}",
+        deadline, lambda: f"{cam} {state}({reason}); API has {_brief(cameras(base))}",
     )
 
 
@@ -65,7 +66,7 @@ def cctv_run(cfg_path: Path, data_dir: Path, log_path: Path, port: int, args: tu
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         try:
-            wait_for(lambda: http_status(f"{base}/healthz") == 200, 30, "/healthz to answer 200")
+            eventually(lambda: http_status(f"{base}/healthz") == 200, 30, "/healthz to answer 200")
             yield base
         finally:
             run.send_signal(signal.SIGTERM)

@@ -1,15 +1,10 @@
-"""Helpers shared by tests that start real processes: free ports, the RTSP server's availability, polling."""
+"""Helpers shared by tests that start real processes: free ports, the RTSP server's availability, logins."""
 
 from __future__ import annotations
 
 import socket
 import subprocess
-import time
-from collections.abc import Callable
 from functools import cache
-from typing import TypeVar
-
-T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -32,18 +27,6 @@ def gst_rtsp_missing() -> str | None:
     if r.returncode != 0:
         return "/usr/bin/python3 cannot import gi + GstRtspServer (install python3-gi, gir1.2-gst-rtsp-server-1.0)"
     return None
-
-
-def wait_for(fn: Callable[[], T | None], timeout: float, what: str, every: float = 0.2) -> T:
-    """Poll ``fn`` until it returns something truthy, or fail after ``timeout`` seconds saying ``what``."""
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
 
 
 def login_opener(base: str, username: str, password: str, timeout: float = 5):  # type: ignore[no-untyped-def]

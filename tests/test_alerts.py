@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,6 +14,7 @@ from cctv.alerts.writer import AlertWriter
 from cctv.app.services import Services
 from cctv.status.messages import State, StatusChange
 from tests.conftest import csrf_of
+from tests.helpers.eventually import aeventually
 from tests.test_web import CAM1, CAM2, CAM3, CAM5, set_status
 
 MIN = 60_000
@@ -94,10 +94,8 @@ async def writer(web_services: Services) -> AsyncIterator[AlertWriter]:
 
 async def settle(w: AlertWriter, svc: Services, written: int) -> None:
     """Wait until the writer has written ``written`` events (a deadline, not a sleep)."""
-    deadline = asyncio.get_running_loop().time() + 10
-    while w.written < written:
-        assert asyncio.get_running_loop().time() < deadline, f"writer wrote {w.written}, expected {written}"
-        await asyncio.sleep(0.01)
+    await aeventually(lambda: w.written >= written, 10,
+                      lambda: f"the writer to write {written} events; writer wrote {w.written}", every=0.01)
 
 
 async def test_writer_keeps_one_row_per_incident(web_services: Services, writer: AlertWriter) -> None:
@@ -229,10 +227,8 @@ async def test_core_runtime_runs_the_alert_writer_and_the_rollup_model(web_servi
         assert svc.rollup.started
         svc.clock.advance(60)
         set_status(svc, CAM1, State.OFFLINE, "refused")
-        deadline = asyncio.get_running_loop().time() + 10
-        while health()["alerts_written"] < 1 or svc.rollup.applied < 1:
-            assert asyncio.get_running_loop().time() < deadline, "alert writer / roll-up model did not follow"
-            await asyncio.sleep(0.01)
+        await aeventually(lambda: health()["alerts_written"] >= 1 and svc.rollup.applied >= 1, 10,
+                          "the alert writer and the roll-up model to follow", every=0.01)
         assert [a.camera for a in svc.alerts.open_alerts()] == [CAM1]
         assert health()["alerts_written"] == 1
     finally:

@@ -25,7 +25,8 @@ import pytest
 from cctv.config import load_config
 from streams.sim import SimulatorProcess
 from tests.e2e_support import ADMIN_PASSWORD, cameras, cctv_run
-from tests.support import free_port, gst_rtsp_missing, wait_for
+from tests.helpers.eventually import eventually
+from tests.support import free_port, gst_rtsp_missing
 
 pytestmark = [pytest.mark.slow, pytest.mark.rtsp, pytest.mark.browser]
 
@@ -165,7 +166,7 @@ def test_tile_wall_in_a_browser(tmp_path: Path, artefacts: Path) -> None:
         playwright() as p,
         chromium(p, tmp_path / "profile") as page,
     ):
-        wait_for(
+        eventually(
             lambda: (c := cameras(base)) and all(c[p]["state"] == "online" for p in CAMS),
             60,
             "every camera online",

@@ -16,7 +16,8 @@ from cctv.store import Store
 from cctv.store.alerts import AlertStore
 from streams.sim import SimulatorProcess
 from tests.e2e_support import cameras, cctv_run
-from tests.support import free_port, gst_rtsp_missing, wait_for
+from tests.helpers.eventually import eventually
+from tests.support import free_port, gst_rtsp_missing
 from tests.test_browser import (  # noqa: F401 - artefacts is a fixture
     CAMS,
     KEC,
@@ -42,7 +43,7 @@ def test_disk_full_banner_reaches_an_open_wall_and_is_acknowledged(tmp_path: Pat
         playwright() as p,
         chromium(p, tmp_path / "profile") as page,
     ):
-        wait_for(lambda: (c := cameras(base)) and all(c[x]["state"] == "online" for x in cams), 60, "cameras up")
+        eventually(lambda: (c := cameras(base)) and all(c[x]["state"] == "online" for x in cams), 60, "cameras up")
         log_in(page, base, f"/wall/{KEC}")
         assert page.locator("#node-banner .node-banner").count() == 0
         page.evaluate("() => { window.__sameDocument = true; }")
@@ -60,7 +61,7 @@ def test_disk_full_banner_reaches_an_open_wall_and_is_acknowledged(tmp_path: Pat
             page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")
             return page.locator("#node-banner .node-banner-error").count() == 1
 
-        wait_for(banner_shown, 20, "the disk-full banner on the open wall", every=1.0)
+        eventually(banner_shown, 20, "the disk-full banner on the open wall", every=1.0)
         assert page.evaluate("() => window.__sameDocument === true")  # no reload
         text = page.inner_text("#node-banner")
         assert "disk penuh di node rekam-01" in text and "2 kamera" in text

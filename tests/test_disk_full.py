@@ -17,7 +17,8 @@ from cctv.recording import PARTIAL_SUFFIX
 from streams.sim import SimulatorProcess
 from tests.city_support import camera_paths, write_city
 from tests.crash_support import ADMIN_PASSWORD, CctvRun, all_rows, disk_files, ingest_health
-from tests.support import free_port, gst_rtsp_missing, login_opener, wait_for
+from tests.helpers.eventually import eventually
+from tests.support import free_port, gst_rtsp_missing, login_opener
 
 pytestmark = [pytest.mark.slow, pytest.mark.rtsp]
 
@@ -71,14 +72,14 @@ def test_full_disk_pauses_recording_with_an_alert_ingest_goes_on_and_freeing_it_
             def open_disk_full() -> dict | None:
                 return next((a for a in api("/api/node-alerts?open=1")["alerts"] if a["kind"] == "disk_full"), None)
 
-            alert = wait_for(open_disk_full, 90, f"a disk_full node alert; log: {run.log_tail(1500)}")
+            alert = eventually(open_disk_full, 90, lambda: f"a disk_full node alert; log: {run.log_tail(1500)}")
             assert set(alert["cameras"]) <= set(camera_paths(N_CAMS)) and alert["cameras"]
             assert alert["free_bytes"] < FREE_KB * 1024 and alert["total_bytes"] == TMPFS_KB * 1024
             health = ingest_health(run.base)
             assert health["recording_paused"] and health["recording_dropped_packets"] > 0
             assert "disk_full" in health["node_alerts_open"]
             # ingest and the checks go on: both cameras stay online while recording is paused
-            wait_for(lambda: ingest_health(run.base).get("cameras_receiving") == N_CAMS, 30, "both cameras live")
+            eventually(lambda: ingest_health(run.base).get("cameras_receiving") == N_CAMS, 30, "both cameras live")
             states = {c["path"]: c["state"] for c in api("/api/cameras")}
             assert states == dict.fromkeys(camera_paths(N_CAMS), "online")
 
@@ -87,7 +88,7 @@ def test_full_disk_pauses_recording_with_an_alert_ingest_goes_on_and_freeing_it_
                     return r.read().decode()
 
             # the banner's copy of the open alerts is at most a few seconds old
-            wait_for(lambda: "node-banner-error" in page("/wall"), 15, "the disk-full banner on the tile wall")
+            eventually(lambda: "node-banner-error" in page("/wall"), 15, "the disk-full banner on the tile wall")
             # the index never points at a missing or cut file
             files = disk_files(seen)
             for row in all_rows(data / "cctv.sqlite3"):
@@ -95,11 +96,11 @@ def test_full_disk_pauses_recording_with_an_alert_ingest_goes_on_and_freeing_it_
             rows_before = len(all_rows(data / "cctv.sqlite3"))
 
             (seen / "ballast").unlink()  # a technician frees the disk
-            wait_for(
+            eventually(
                 lambda: {r.camera for r in all_rows(data / "cctv.sqlite3")[rows_before:]} == set(camera_paths(N_CAMS)),
                 60, "both cameras recording again",
             )
-            closed = wait_for(
+            closed = eventually(
                 lambda: next((a for a in api("/api/node-alerts")["alerts"]
                               if a["id"] == alert["id"] and a["closed_ms"]), None),
                 60, "the disk_full alert to close",

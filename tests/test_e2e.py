@@ -15,7 +15,8 @@ from cctv.config import load_config
 from cctv.store import Store
 from streams.sim import SimulatorProcess
 from tests.e2e_support import cameras, cctv_run, expect_camera
-from tests.support import free_port, gst_rtsp_missing, wait_for
+from tests.helpers.eventually import eventually
+from tests.support import free_port, gst_rtsp_missing
 
 pytestmark = [pytest.mark.slow, pytest.mark.rtsp]
 
@@ -75,7 +76,7 @@ def test_city_comes_online_and_follows_faults(tmp_path, sim_cache):
     config = load_config(cfg_path)
     with SimulatorProcess(config, sim_cache, tmp_path / "truth.jsonl") as sim, \
             cctv_run(cfg_path, tmp_path / "data", tmp_path / "run.log", web_port) as base:
-        wait_for(
+        eventually(
             lambda: (c := cameras(base)) and all(c[p]["state"] == "online" for p in CAMS),
             60, "every camera online",
         )

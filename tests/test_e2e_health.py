@@ -14,7 +14,8 @@ import pytest
 from cctv.config import load_config
 from streams.sim import SimulatorProcess
 from tests.e2e_support import cameras, cctv_run, expect_camera
-from tests.support import free_port, gst_rtsp_missing, wait_for
+from tests.helpers.eventually import eventually
+from tests.support import free_port, gst_rtsp_missing
 
 pytestmark = [pytest.mark.slow, pytest.mark.rtsp]
 
@@ -72,11 +73,11 @@ def _scenario(tmp_path: Path, tmp_path_factory, faults: dict[str, str]) -> None:
     cache = tmp_path_factory.mktemp("sim-cache-health")
     with SimulatorProcess(config, cache, tmp_path / "truth.jsonl") as sim, \
             cctv_run(cfg_path, tmp_path / "data", tmp_path / "run.log", web_port) as base:
-        wait_for(lambda: (c := cameras(base)) and all(c[p]["state"] == "online" for p in CAMS),
-                 60, "every camera online")
+        eventually(lambda: (c := cameras(base)) and all(c[p]["state"] == "online" for p in CAMS),
+                   60, "every camera online")
         # each camera learns its baseline (6 s of samples) while normal, and stays online throughout
         warm_from = time.monotonic()
-        wait_for(lambda: _all_online(base) and time.monotonic() - warm_from >= 10, 20, "warm-up online")
+        eventually(lambda: _all_online(base) and time.monotonic() - warm_from >= 10, 20, "warm-up online")
         for cam, state in faults.items():
             sim.set_state(cam, state)
         for cam, state in faults.items():

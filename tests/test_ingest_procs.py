@@ -13,7 +13,8 @@ from cctv.config import load_config
 from streams.sim import SimulatorProcess
 from tests.city_support import camera_paths, write_city
 from tests.e2e_support import cameras, cctv_run, get_json
-from tests.support import free_port, gst_rtsp_missing, wait_for
+from tests.helpers.eventually import eventually
+from tests.support import free_port, gst_rtsp_missing
 
 pytestmark = [pytest.mark.slow, pytest.mark.rtsp]
 
@@ -34,18 +35,18 @@ def test_a_killed_ingest_process_is_restarted_and_its_cameras_return(tmp_path):
     cfg_path = write_city(tmp_path, free_port(), free_port(), 4, extra="recording: {enabled: false}")
     with SimulatorProcess(load_config(cfg_path), tmp_path / "cache", tmp_path / "truth.jsonl"), \
             cctv_run(cfg_path, tmp_path / "data", tmp_path / "run.log", free_port(), ("--ingest-procs", "2")) as base:
-        wait_for(lambda: all_online(base, paths), 60, "every camera online")
+        eventually(lambda: all_online(base, paths), 60, "every camera online")
         h = healthz(base)
         assert h["procs"] == 2 and h["procs_alive"] == 2 and h["clients"] == {"native": 4, "ffmpeg": 0}
         victim = h["proc_pids"][0]
         os.kill(victim, signal.SIGKILL)
-        h2 = wait_for(lambda: (x := healthz(base))["proc_restarts"] >= 1 and x["procs_alive"] == 2
-                      and victim not in x["proc_pids"] and x, 30, "the ingest process to be restarted")
+        h2 = eventually(lambda: (x := healthz(base))["proc_restarts"] >= 1 and x["procs_alive"] == 2
+                        and victim not in x["proc_pids"] and x, 30, "the ingest process to be restarted")
         assert None not in h2["proc_pids"]
         packets = h2["packets"]
-        wait_for(lambda: healthz(base)["cameras_receiving"] == 4 and healthz(base)["packets"] > packets, 30,
-                 "every camera receiving again")
-        wait_for(lambda: all_online(base, paths), 30, "every camera online again")
+        eventually(lambda: healthz(base)["cameras_receiving"] == 4 and healthz(base)["packets"] > packets, 30,
+                   "every camera receiving again")
+        eventually(lambda: all_online(base, paths), 30, "every camera online again")
     log = (tmp_path / "run.log").read_text()
     assert "exited with code -9; restarting" in log
 
@@ -57,9 +58,9 @@ def test_fifty_cameras_stay_online_for_a_minute_without_a_drop(tmp_path):
     cfg_path = write_city(tmp_path, free_port(), free_port(), 50, extra="recording: {enabled: false}")
     with SimulatorProcess(load_config(cfg_path), tmp_path / "cache", tmp_path / "truth.jsonl"), \
             cctv_run(cfg_path, tmp_path / "data", tmp_path / "run.log", free_port()) as base:
-        wait_for(lambda: all_online(base, paths), 90, "all 50 cameras online")
+        eventually(lambda: all_online(base, paths), 90, "all 50 cameras online")
         # the ingest process reports its figures every 2 s: wait for a report made with every camera up
-        first = wait_for(lambda: (h := healthz(base))["cameras_receiving"] == 50 and h, 30, "a report of 50 receiving")
+        first = eventually(lambda: (h := healthz(base))["cameras_receiving"] == 50 and h, 30, "a report of 50 receiving")
         end = time.monotonic() + 60
         while time.monotonic() < end:
             h = healthz(base)

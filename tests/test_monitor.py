@@ -22,6 +22,7 @@ from cctv.status.messages import (
 from cctv.status.monitor import Monitor
 from cctv.store import Store
 from cctv.store.writer import StoreWriter
+from tests.helpers.eventually import aeventually
 
 CAMS = ["k1/l1/rt-01/cam-1", "k1/l1/rt-01/cam-2"]
 
@@ -107,10 +108,7 @@ async def test_monitor_run_consumes_channel_from_threads(tmp_path):
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, ch.put, stats(CAMS[0], clock, 5))
     await loop.run_in_executor(None, ch.put, WorkerEvent("not/a/known/camera", "connected", 0))
-    for _ in range(100):
-        if mon.handled == 2:
-            break
-        await asyncio.sleep(0.01)
+    await aeventually(lambda: mon.handled == 2, 1, "the monitor to handle both messages", every=0.01)
     assert live.camera(CAMS[0]).state == "online" and mon.unknown == 1
     ch.close()
     await asyncio.wait_for(task, 5)

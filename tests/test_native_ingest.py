@@ -23,6 +23,7 @@ from streams.ingest.lag import LagHistogram
 from streams.rtsp.session import RtspSession, SessionError, SessionParams
 from streams.sim import SimulatorProcess
 from tests.city_support import camera_paths, write_city
+from tests.helpers.eventually import aeventually
 from tests.support import free_port, gst_rtsp_missing
 
 pytestmark = [pytest.mark.rtsp]
@@ -62,21 +63,13 @@ def make_camera(url: str, out: Collector, *, sleep=None, breaker=None, backoff=N
                         backoff or Backoff(0.2, 1.0), breaker or AuthBreaker(3, 600.0), **kwargs)
 
 
-async def until(pred, timeout: float) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not pred():
-        assert loop.time() < end, "condition not met in time"
-        await asyncio.sleep(0.05)
-
-
 def test_keyframes_are_decoded_analysed_and_snapshotted(sim):  # type: ignore[no-untyped-def]
     out = Collector()
 
     async def main() -> NativeCamera:
         cam = make_camera(sim.url_for(PATHS[0]), out)
         task = asyncio.create_task(cam.run())
-        await until(lambda: len(out.of(CameraSample)) >= 3, 30)
+        await aeventually(lambda: len(out.of(CameraSample)) >= 3, 30, "three samples")
         cam.stop()
         await asyncio.wait_for(task, 10)
         return cam
@@ -100,7 +93,7 @@ def test_credentials_open_a_protected_camera_and_a_wrong_password_is_auth(sim): 
         s = RtspSession(url, SessionParams(3.0, 2.5), lambda t: None, got.append)
         task = asyncio.create_task(s.play())
         try:
-            await until(lambda: bool(got) or task.done(), 15)
+            await aeventually(lambda: bool(got) or task.done(), 15, "a first packet or the session's end")
         finally:
             s.stop()
         try:
@@ -168,12 +161,12 @@ def test_a_stall_is_detected_and_the_camera_comes_back(sim):  # type: ignore[no-
     async def main() -> None:
         cam = make_camera(sim.url_for(path), out, stall_s=2.0)
         task = asyncio.create_task(cam.run())
-        await until(lambda: len(out.of(CameraSample)) >= 1, 30)
+        await aeventually(lambda: len(out.of(CameraSample)) >= 1, 30, "a first sample")
         sim.set_state(path, "stalled")
-        await until(lambda: any(e.kind == "disconnected" for e in out.of(WorkerEvent)), 20)
+        await aeventually(lambda: any(e.kind == "disconnected" for e in out.of(WorkerEvent)), 20, "a disconnect")
         sim.set_state(path, "normal")
         n = len(out.of(CameraSample))
-        await until(lambda: len(out.of(CameraSample)) > n + 1, 40)
+        await aeventually(lambda: len(out.of(CameraSample)) > n + 1, 40, "samples again")
         cam.stop()
         await asyncio.wait_for(task, 10)
 
@@ -250,7 +243,7 @@ def test_off_mode_counts_packets_and_knows_the_resolution_without_decoding(sim):
     async def main() -> None:
         cam = make_camera(sim.url_for(PATHS[0]), out, decode="off")
         task = asyncio.create_task(cam.run())
-        await until(lambda: any(s.keyframes >= 2 for s in out.of(StreamStats)), 30)
+        await aeventually(lambda: any(s.keyframes >= 2 for s in out.of(StreamStats)), 30, "stats of two keyframes")
         cam.stop()
         await asyncio.wait_for(task, 10)
 

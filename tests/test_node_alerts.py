@@ -3,7 +3,6 @@ each role sees of them on the web (banner on every page, the feed's system part,
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from typing import Any
@@ -15,6 +14,7 @@ from cctv.alerts.tracker import Tracker
 from cctv.alerts.writer import AlertWriter, NodeWatch
 from cctv.app.services import Services
 from cctv.store.alerts import AlertStore
+from tests.helpers.eventually import aeventually
 from tests.test_rbac import ROLES, SCOPE, assert_no_leak
 from tests.test_web import CAM1, CAM2, CAM4, CAM5, T0
 from web.node_banner import OPEN_NODE_ALERTS
@@ -274,11 +274,10 @@ async def test_writer_check_failure_is_counted_and_watching_goes_on(web_services
     w = AlertWriter(web_services.store, None, web_services.clock, web_services.alerts,
                     node=NodeWatch("rec-alpha", (DISK_FULL,), observe, interval_s=0.01))
     await w.start()
-    for _ in range(200):
-        if calls >= 3:
-            break
-        await asyncio.sleep(0.01)
-    await w.stop()
+    try:
+        await aeventually(lambda: calls >= 3, 2, "a third observation after the failed first one", every=0.01)
+    finally:
+        await w.stop()
     assert calls >= 3 and w.errors == 1
 
 

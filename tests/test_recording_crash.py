@@ -39,7 +39,8 @@ from tests.crash_support import (
     locked_ids,
     sha256_of,
 )
-from tests.support import free_port, gst_rtsp_missing, wait_for
+from tests.helpers.eventually import eventually
+from tests.support import free_port, gst_rtsp_missing
 from tests.test_recorder import feed
 
 pytestmark = [pytest.mark.slow, pytest.mark.rtsp]
@@ -92,7 +93,7 @@ def test_sigkill_during_recording_loses_nothing_and_leaves_index_and_files_agree
     run = CctvRun.start(city, data, log_path, free_port(), "--ingest-procs", "2")
     runs, victim = [run], 0
     try:
-        wait_for(lambda: recording_everywhere(root), 60, "every camera recording")
+        eventually(lambda: recording_everywhere(root), 60, "every camera recording")
         time.sleep(rng.uniform(0, 2 * SEGMENT_S))  # the seeded kill moment (not a wait for anything)
         pids = ingest_health(run.base).get("proc_pids") or []
         before = disk_files(root)
@@ -107,7 +108,7 @@ def test_sigkill_during_recording_loses_nothing_and_leaves_index_and_files_agree
             victim = rng.choice([i for i, p in enumerate(pids) if p])
             os.kill(pids[victim], signal.SIGKILL)
         if mode == "ingest":
-            wait_for(
+            eventually(
                 lambda: ingest_health(run.base).get("proc_restarts", 0) >= 1,
                 30,
                 "the ingest process restarted",
@@ -115,7 +116,7 @@ def test_sigkill_during_recording_loses_nothing_and_leaves_index_and_files_agree
         else:
             run = CctvRun.start(city, data, log_path, free_port(), "--ingest-procs", "2")
             runs.append(run)
-        wait_for(lambda: completed_everywhere(root, kill_ms), 60, "every camera recording again")
+        eventually(lambda: completed_everywhere(root, kill_ms), 60, "every camera recording again")
         run.stop()
     finally:
         for r in runs:  # a killed parent's ingest processes stop by themselves once their stdin closes
@@ -153,7 +154,7 @@ def test_an_orphaned_ingest_process_still_writing_is_waited_for_not_raced(tmp_pa
     runs = [old]
     orphans: list[int] = []
     try:
-        wait_for(
+        eventually(
             lambda: (
                 recording_everywhere(root)
                 and all(s for f, s in disk_files(root).items() if f.endswith(PARTIAL_SUFFIX))
@@ -171,7 +172,7 @@ def test_an_orphaned_ingest_process_still_writing_is_waited_for_not_raced(tmp_pa
         before = disk_files(root)
         new = CctvRun.spawn(city, data, log_path, free_port(), "--ingest-procs", "2")
         runs.append(new)
-        wait_for(
+        eventually(
             lambda: (
                 "being written by another process" in log_path.read_text(errors="replace")
                 or healthz(new.base) is not None
@@ -184,7 +185,7 @@ def test_an_orphaned_ingest_process_still_writing_is_waited_for_not_raced(tmp_pa
         orphans = []
         new.wait_ready()
         old.wait_group_gone()
-        wait_for(lambda: completed_everywhere(root, kill_ms), 60, "every camera recording again")
+        eventually(lambda: completed_everywhere(root, kill_ms), 60, "every camera recording again")
         new.stop()
     finally:
         for pid in orphans:
@@ -340,12 +341,11 @@ def test_sigkill_during_retention_deletes_leaves_nothing_half_done(tmp_path, rec
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    try:
-        deadline = time.monotonic() + 60
-        while watched.exists() and child.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.0002)  # polling for the watched delete, as fast as is reasonable
-        child.send_signal(signal.SIGKILL)
+    try:  # polling for the watched delete, as fast as is reasonable
+        eventually(lambda: not watched.exists() or child.poll() is not None, 60,
+                   f"the retention pass to delete {watched} (or exit)", every=0.0002)
     finally:
+        child.send_signal(signal.SIGKILL)
         out, err = child.communicate()
     assert not watched.exists(), f"the retention pass never deleted {watched}: {err.decode()[-3000:]}"
     files, rows = disk_files(root), all_rows(db)

@@ -3,7 +3,6 @@ boundaries, and the live model equal to a model rebuilt from the store (a restar
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from cctv.status.bus import InProcessBus
 from cctv.status.messages import TOPIC_STATUS, State, StatusChange
 from cctv.store import Store
 from cctv.store.models import StatusInterval
+from tests.helpers.eventually import aeventually
 
 STATES = ("online", "degraded", "offline")
 SMALL_WINDOWS = {"a": 150, "b": 700, "c": 2000}
@@ -383,9 +383,8 @@ async def test_model_follows_the_bus_and_loads_at_start(db: Store) -> None:
         t = model.camera_tallies(cam, 10_000)["c"]
         assert (t.known_ms, t.up_ms, t.offline_ms, t.outages) == (2000, 1000, 1000, 1)
         bus.publish(TOPIC_STATUS, StatusChange(cam, State.ONLINE, "", 9_500, State.OFFLINE))
-        deadline = asyncio.get_running_loop().time() + 5
-        while model.applied < 2 and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.01)  # the follower task picks it up without a read
+        # the follower task picks it up without a read
+        await aeventually(lambda: model.applied >= 2, 5, "the follower task to apply the change", every=0.01)
         assert model.applied == 2
         assert model.camera_tallies(cam, 10_000)["c"].repaired == 1
     finally:

@@ -14,6 +14,7 @@ import pytest
 from cctv.config.models import Config
 from streams.sim import SimControl, SimError, SimulatorProcess, scenes
 from streams.sim.encode import ClipSpec, ensure_clips, read_clip
+from tests.helpers.eventually import eventually
 from tests.support import free_port, gst_rtsp_missing
 
 FOOTAGE = Path(__file__).resolve().parents[1].parent / "shared" / "footage"
@@ -157,16 +158,6 @@ def _packets(c, seconds: float) -> list[av.Packet]:
     return out
 
 
-def _wait_for(pred, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.mark.rtsp
 def test_serves_h264_640x360_10fps_gop_2s(sim):
     paths = [f"{PREFIX}/cam-{i}" for i in (0, 1, 2)]
@@ -213,9 +204,9 @@ def test_black_then_normal(sim):
         assert _keyframe_means(c, 2.5)[-1] > 40
         sim.set_state(path, "black")
         # the switch takes effect at the next keyframe (≤ 2 s): poll with a deadline, never time it
-        assert _wait_for(lambda: _keyframe_means(c, 2.5)[-1] < 5, 10, "black picture")
+        assert eventually(lambda: _keyframe_means(c, 2.5)[-1] < 5, 10, "black picture", every=0.1)
         sim.set_state(path, "normal")
-        assert _wait_for(lambda: _keyframe_means(c, 3)[-1] > 40, 6, "normal picture")
+        assert eventually(lambda: _keyframe_means(c, 3)[-1] > 40, 6, "normal picture", every=0.1)
         assert sim.states()[path] == "normal"
     finally:
         c.close()
@@ -238,7 +229,7 @@ def test_stalled_keeps_session_but_sends_nothing(sim):
     finally:
         c.close()
     sim.set_state(path, "normal")
-    c2 = _wait_for(lambda: _try_open(sim.url_for(path)), 10, "reopen after stall")
+    c2 = eventually(lambda: _try_open(sim.url_for(path)), 10, "reopen after stall", every=0.1)
     try:
         assert _packets(c2, 2.5)
     finally:
@@ -277,7 +268,7 @@ def test_offline_removes_mount_and_drops_readers(sim):
 
     assert refused()
     sim.set_state(path, "normal")
-    c2 = _wait_for(lambda: _try_open(sim.url_for(path)), 10, "mount back")
+    c2 = eventually(lambda: _try_open(sim.url_for(path)), 10, "mount back", every=0.1)
     try:
         assert _packets(c2, 2.5)
     finally:
@@ -305,7 +296,7 @@ def test_ground_truth_lists_changes_in_order(sim):
     before = time.time() * 1000
     for state in ("frozen", "covered", "normal"):
         sim.set_state(path, state)
-        _wait_for(lambda s=state: _gt(sim, path)[-1:] and _gt(sim, path)[-1]["state"] == s, 6, state)
+        eventually(lambda s=state: _gt(sim, path)[-1:] and _gt(sim, path)[-1]["state"] == s, 6, state, every=0.1)
     lines = _gt(sim, path)
     assert lines[0]["state"] == "normal" and lines[0]["previous"] is None  # initial state at start
     tail = lines[-3:]

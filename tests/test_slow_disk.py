@@ -18,7 +18,8 @@ from cctv.config import load_config
 from streams.sim import SimulatorProcess
 from tests.city_support import camera_paths, write_city
 from tests.crash_support import CctvRun, all_rows, disk_files, ingest_health
-from tests.support import free_port, gst_rtsp_missing, wait_for
+from tests.helpers.eventually import eventually
+from tests.support import free_port, gst_rtsp_missing
 
 pytestmark = [pytest.mark.slow, pytest.mark.rtsp]
 
@@ -112,16 +113,16 @@ def test_a_slow_disk_never_takes_cameras_offline_it_leaves_gaps_in_the_recording
     with SimulatorProcess(load_config(cfg), tmp_path / "cache", tmp_path / "truth.jsonl"):
         run = CctvRun.start(cfg, data, tmp_path / "run.log", free_port(), "--ingest-procs", "1", prefix=slow)
         try:
-            wait_for(lambda: ingest_health(run.base).get("cameras_receiving") == N_CAMS, 30,
-                     f"both cameras receiving; log: {run.log_tail(1500)}")
+            eventually(lambda: ingest_health(run.base).get("cameras_receiving") == N_CAMS, 30,
+                       lambda: f"both cameras receiving; log: {run.log_tail(1500)}")
             online_ms = int(time.time() * 1000)
             deadline = time.monotonic() + WATCH_S
             while time.monotonic() < deadline:  # the cameras' packets keep coming while the disk crawls
                 h = ingest_health(run.base)
                 assert h.get("cameras_receiving") == N_CAMS, (h, run.log_tail(1500))
                 time.sleep(0.5)  # a sampling period of the observation, not a wait for something
-            h = wait_for(lambda: (h := ingest_health(run.base)).get("recording_queue_overflows") and h, 10,
-                         "the writer queue to overflow")
+            h = eventually(lambda: (h := ingest_health(run.base)).get("recording_queue_overflows") and h, 10,
+                           "the writer queue to overflow")
             assert h["recording_queue_dropped"] > 0 and h["recording_segments"] >= N_CAMS, h
             assert offline_since(data / "cctv.sqlite3", online_ms) == [], run.log_tail(3000)
             run.stop()

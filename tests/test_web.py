@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any
 
@@ -22,6 +21,7 @@ from cctv.status.messages import (
     StatusChange,
 )
 from tests.conftest import WEB_SECRET
+from tests.helpers.eventually import aeventually
 from tests.helpers.sockets import receive, seen
 from web import socket_hub
 from web.keys import SOCKET_HUB
@@ -322,11 +322,7 @@ async def test_websocket_city_and_cleanup(web_client: Any, scene: Services) -> N
         assert counts["counts"]["degraded"] == 2
         assert list(counts["child_counts"]) == ["telanaipura"]
     # the socket leaves the hub when the client goes away; the hub's one subscription stays
-    for _ in range(100):
-        if not list(hub.feeds()):
-            break
-        await asyncio.sleep(0.01)
-    assert list(hub.feeds()) == []
+    await aeventually(lambda: list(hub.feeds()) == [], 1, "the socket to leave the hub", every=0.01)
 
 
 async def test_a_socket_that_falls_behind_is_resynchronised(web_client: Any, scene: Services) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from cctv.analysis.analyzer import CheckParams
@@ -14,6 +12,7 @@ from cctv.status.snapshots import SnapshotStore
 from streams.camera.opener import FileOpener, OpenError, OpenParams, PyAVRtspOpener
 from streams.camera.thread_worker import CameraWorker, WorkerParams
 from tests.clips import black_clip, moving_clip
+from tests.helpers.eventually import eventually
 
 
 def run_one_session(tmp_path, clip, decode="keyframes"):
@@ -72,14 +71,16 @@ def test_supervised_loop_reports_eof_and_reconnects(tmp_path):
         CheckParams(), ch, SnapshotStore(tmp_path / "s"), SystemClock(),
     )
     w.start()
-    deadline = time.monotonic() + 20
     seen: list = []
-    while time.monotonic() < deadline:
-        seen += ch.take()
-        if sum(1 for m in seen if isinstance(m, WorkerEvent) and m.kind == "disconnected") >= 2:
-            break
-        time.sleep(0.02)
-    w.stop()
+
+    def two_disconnects() -> bool:
+        seen.extend(ch.take())
+        return sum(1 for m in seen if isinstance(m, WorkerEvent) and m.kind == "disconnected") >= 2
+
+    try:
+        eventually(two_disconnects, 20, "two disconnects (EOF)", every=0.02)
+    finally:
+        w.stop()
     assert w.join(5)
     events = [(m.kind, m.reason) for m in seen if isinstance(m, WorkerEvent)]
     assert events[:4] == [("connected", ""), ("disconnected", "eof"), ("connected", ""), ("disconnected", "eof")]

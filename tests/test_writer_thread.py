@@ -22,6 +22,7 @@ from streams.recording.segment_writer import SegmentRecorder
 from streams.recording.writer_thread import SegmentWriterThread
 from tests.clips import moving_clip
 from tests.h264 import same_pictures
+from tests.helpers.eventually import eventually
 from tests.test_recorder import T0, read_packets
 
 CAM = "k/l/rt-01/cam-1"
@@ -48,13 +49,6 @@ class Gate:
             return real(sink, data)
 
         monkeypatch.setattr(HashingSink, "write", write)
-
-
-def wait_until(cond, what: str, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.005)  # another thread's progress: nothing to wait on but its counters
 
 
 @pytest.fixture
@@ -118,9 +112,10 @@ def test_a_full_queue_drops_to_the_next_keyframe_counts_and_leaves_a_gap(tmp_pat
         assert time.monotonic() - t < 2.0  # the caller never waited for the disk
         assert rec.stats.queue_overflows == 1 and writer.overflows == 1
         gate.open.set()
-        wait_until(lambda: writer.queued_packets == 0, "the writer to catch up")
+        # another thread's progress: nothing to wait on but its counters (polled every 5 ms)
+        eventually(lambda: writer.queued_packets == 0, 10, "the writer to catch up", every=0.005)
         for p, arrival in pk[stuck_until:]:  # now the disk keeps up
-            wait_until(lambda: writer.queued_packets < 8, "room in the queue")
+            eventually(lambda: writer.queued_packets < 8, 10, "room in the queue", every=0.005)
             rec.on_packet(p, stream, arrival)
         rec.close()
         writer.close()
@@ -187,10 +182,10 @@ def test_a_full_disk_on_the_writer_thread_pauses_the_recorder(tmp_path, clip, mo
     with c:
         for p, arrival in pk[:20]:
             rec.on_packet(p, stream, arrival)
-        wait_until(lambda: writer.queued_packets == 0, "the first packets written")
+        eventually(lambda: writer.queued_packets == 0, 10, "the first packets written", every=0.005)
         full.set()
         rec.on_packet(pk[20][0], stream, pk[20][1])
-        wait_until(lambda: rec.stats.paused == "disk_full", "the writer to see the full disk")
+        eventually(lambda: rec.stats.paused == "disk_full", 10, "the writer to see the full disk", every=0.005)
         for p, arrival in pk[21:]:  # still within retry_after_s: dropped on the caller's side
             rec.on_packet(p, stream, arrival)
         rec.close()
