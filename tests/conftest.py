@@ -1,4 +1,5 @@
-"""Shared fixtures. Web: ``web_services`` (real Services over tmp_path) and ``web_client`` (a real socket)."""
+"""Shared fixtures. Web: ``web_services`` (real Services over tmp_path) and ``web_client`` (a real socket).
+Store: ``store`` and ``bare_engine``, each on a SQLite file and on PostgreSQL (a fresh schema per test)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
 from cctv.accounts.passwords import Params
 from cctv.app.services import Services, build_services
 from cctv.clock import FakeClock
 from cctv.config.models import Config
-from cctv.store import Store
+from cctv.store import Store, make_engine
+from tests.helpers.postgres import PG_URL, pg_schema
 
 WEB_SECRET = "s3cr3t-Pa55"  # the password in one camera's URL: must never reach a response
 
@@ -161,3 +164,35 @@ def client_as(aiohttp_client: Any, web_server: Any, web_services: Services) -> A
 async def web_client(client_as: Any) -> Any:
     """A client logged in as a city-wide admin."""
     return await client_as("admin", "/")
+
+
+# -- the store, on SQLite and on PostgreSQL -----------------------------------------------------------
+
+
+@pytest.fixture(name="store", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_fixture(request: pytest.FixtureRequest, tmp_path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        s = Store(f"sqlite:///{tmp_path / 'cctv.sqlite3'}")
+        s.migrate()
+        yield s
+        s.close()
+        return
+    with pg_schema() as engine:
+        s = Store(PG_URL, engine=engine)
+        s.migrate()
+        try:
+            yield s
+        finally:
+            s.close()
+
+
+@pytest.fixture(name="bare_engine", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def bare_engine_fixture(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:
+    """An empty database, not migrated (for testing migrations from an older revision)."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'bare.sqlite3'}")
+        yield engine
+        engine.dispose()
+        return
+    with pg_schema() as engine:
+        yield engine

@@ -12,7 +12,6 @@ from sqlalchemy import Engine, text
 from cctv.alerts.model import CAMERA, DISK_FULL, DISK_LOW, NODE_KINDS, AlertEvent, camera_alert, node_alert
 from cctv.store.alerts import AlertStore
 from cctv.store.db import _alembic_config, current_revisions, head_revisions, migrate
-from tests.store_fixtures import bare_engine_fixture, store_fixture  # noqa: F401  (the fixtures)
 
 A = "kota-baru/paal-lima/rt-07/cam-1"
 B = "kota-baru/paal-lima/rt-08/cam-1"

@@ -9,7 +9,7 @@ import sys
 import cv2
 import numpy as np
 
-from tests.clips import noisy_scene, textured, write_clip
+from tests.helpers.clips import noisy_scene, textured, write_clip
 
 
 def analyze(*args: str) -> subprocess.CompletedProcess:

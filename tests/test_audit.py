@@ -9,7 +9,6 @@ from sqlalchemy import text
 
 from cctv.audit.log import GENESIS, AuditLog, canonical, entry_hash
 from cctv.store import Store
-from tests.store_fixtures import store_fixture  # noqa: F401  (the "store" fixture)
 
 T0 = 1_767_225_600_000
 

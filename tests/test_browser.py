@@ -24,9 +24,9 @@ import pytest
 
 from cctv.config import load_config
 from streams.sim import SimulatorProcess
-from tests.e2e_support import ADMIN_PASSWORD, cameras, cctv_run
+from tests.helpers.e2e import ADMIN_PASSWORD, cameras, cctv_run
 from tests.helpers.eventually import eventually
-from tests.support import free_port, gst_rtsp_missing
+from tests.helpers.servers import free_port, gst_rtsp_missing
 
 pytestmark = [pytest.mark.slow, pytest.mark.rtsp, pytest.mark.browser]
 

@@ -15,9 +15,9 @@ from cctv.config import load_config
 from cctv.store import Store
 from cctv.store.alerts import AlertStore
 from streams.sim import SimulatorProcess
-from tests.e2e_support import cameras, cctv_run
+from tests.helpers.e2e import cameras, cctv_run
 from tests.helpers.eventually import eventually
-from tests.support import free_port, gst_rtsp_missing
+from tests.helpers.servers import free_port, gst_rtsp_missing
 from tests.test_browser import (  # noqa: F401 - artefacts is a fixture
     CAMS,
     KEC,

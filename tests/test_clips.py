@@ -39,7 +39,6 @@ from cctv.store.clip_store import ClipStore
 from cctv.store.segments import NewSegment, add_segment, segments
 from streams.recording.maintenance import apply_retention
 from tests.conftest import WEB_CONFIG
-from tests.store_fixtures import store_fixture  # noqa: F401  (the "store" fixture)
 
 CAM1 = "kota-baru/paal-lima/rt-07/cam-1"
 CAM2 = "kota-baru/paal-lima/rt-07/cam-2"

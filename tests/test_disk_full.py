@@ -15,10 +15,10 @@ import pytest
 from cctv.config import load_config
 from cctv.recording import PARTIAL_SUFFIX
 from streams.sim import SimulatorProcess
-from tests.city_support import camera_paths, write_city
-from tests.crash_support import ADMIN_PASSWORD, CctvRun, all_rows, disk_files, ingest_health
+from tests.helpers.city import camera_paths, write_city
+from tests.helpers.crash import ADMIN_PASSWORD, CctvRun, all_rows, disk_files, ingest_health
 from tests.helpers.eventually import eventually
-from tests.support import free_port, gst_rtsp_missing, login_opener
+from tests.helpers.servers import free_port, gst_rtsp_missing, login_opener
 
 pytestmark = [pytest.mark.slow, pytest.mark.rtsp]
 

@@ -13,9 +13,9 @@ import pytest
 
 from cctv.config import load_config
 from streams.sim import SimulatorProcess
-from tests.e2e_support import cameras, cctv_run, expect_camera
+from tests.helpers.e2e import cameras, cctv_run, expect_camera
 from tests.helpers.eventually import eventually
-from tests.support import free_port, gst_rtsp_missing
+from tests.helpers.servers import free_port, gst_rtsp_missing
 
 pytestmark = [pytest.mark.slow, pytest.mark.rtsp]
 

@@ -20,7 +20,7 @@ from cctv.evidence.export import ExportError, NoRecordings, covering_segments, e
 from cctv.store import Store
 from cctv.store.segments import add_segment
 from streams.recording.segment_writer import SegmentRecorder
-from tests.clips import FPS, GOP, textured, write_clip
+from tests.helpers.clips import FPS, GOP, textured, write_clip
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 CAMERA = "kota-baru/paal-lima/rt-07/cam-1"

@@ -22,7 +22,7 @@ from cctv.analysis.health import (
     texture,
 )
 from cctv.status.messages import DEGRADED_PRIORITY, Reason
-from tests.clips import textured
+from tests.helpers.clips import textured
 
 FOOTAGE = Path(__file__).resolve().parents[2] / "shared" / "footage"
 

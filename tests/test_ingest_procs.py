@@ -11,10 +11,10 @@ import pytest
 
 from cctv.config import load_config
 from streams.sim import SimulatorProcess
-from tests.city_support import camera_paths, write_city
-from tests.e2e_support import cameras, cctv_run, get_json
+from tests.helpers.city import camera_paths, write_city
+from tests.helpers.e2e import cameras, cctv_run, get_json
 from tests.helpers.eventually import eventually
-from tests.support import free_port, gst_rtsp_missing
+from tests.helpers.servers import free_port, gst_rtsp_missing
 
 pytestmark = [pytest.mark.slow, pytest.mark.rtsp]
 

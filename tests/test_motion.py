@@ -10,7 +10,7 @@ from cctv.analysis.events import EventTracker
 from cctv.analysis.frames import downscale_grey
 from cctv.analysis.masks import rasterise
 from cctv.analysis.motion import MotionDetector, MotionParams
-from tests.clips import textured
+from tests.helpers.clips import textured
 from tests.test_health import keyframes
 
 

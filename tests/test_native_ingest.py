@@ -22,9 +22,9 @@ from streams.camera.pipeline import CameraPipeline, PipelineParams
 from streams.ingest.lag import LagHistogram
 from streams.rtsp.session import RtspSession, SessionError, SessionParams
 from streams.sim import SimulatorProcess
-from tests.city_support import camera_paths, write_city
+from tests.helpers.city import camera_paths, write_city
 from tests.helpers.eventually import aeventually
-from tests.support import free_port, gst_rtsp_missing
+from tests.helpers.servers import free_port, gst_rtsp_missing
 
 pytestmark = [pytest.mark.rtsp]
 

@@ -13,8 +13,8 @@ from cctv.store import Store
 from cctv.store.segments import NewSegment, add_segment, segments
 from streams.recording.segment_writer import SegmentRecorder
 from streams.recording.writer_thread import InlineWriter, SegmentWriterThread
-from tests.clips import moving_clip
-from tests.h264 import same_pictures
+from tests.helpers.clips import moving_clip
+from tests.helpers.h264 import same_pictures
 
 T0 = 1_767_225_600_000
 

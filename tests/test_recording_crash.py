@@ -27,9 +27,9 @@ from cctv.store.segments import NewSegment, lock, segments
 from streams.recording.maintenance import apply_retention, reconcile_recordings
 from streams.recording.segment_writer import SegmentRecorder
 from streams.sim import SimulatorProcess
-from tests.city_support import camera_paths, write_city
-from tests.clips import black_clip
-from tests.crash_support import (
+from tests.helpers.city import camera_paths, write_city
+from tests.helpers.clips import black_clip
+from tests.helpers.crash import (
     CctvRun,
     all_rows,
     assert_consistent,
@@ -40,7 +40,7 @@ from tests.crash_support import (
     sha256_of,
 )
 from tests.helpers.eventually import eventually
-from tests.support import free_port, gst_rtsp_missing
+from tests.helpers.servers import free_port, gst_rtsp_missing
 from tests.test_recorder import feed
 
 pytestmark = [pytest.mark.slow, pytest.mark.rtsp]

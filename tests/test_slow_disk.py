@@ -16,10 +16,10 @@ import pytest
 
 from cctv.config import load_config
 from streams.sim import SimulatorProcess
-from tests.city_support import camera_paths, write_city
-from tests.crash_support import CctvRun, all_rows, disk_files, ingest_health
+from tests.helpers.city import camera_paths, write_city
+from tests.helpers.crash import CctvRun, all_rows, disk_files, ingest_health
 from tests.helpers.eventually import eventually
-from tests.support import free_port, gst_rtsp_missing
+from tests.helpers.servers import free_port, gst_rtsp_missing
 
 pytestmark = [pytest.mark.slow, pytest.mark.rtsp]
 

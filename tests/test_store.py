@@ -8,7 +8,6 @@ from sqlalchemy.exc import IntegrityError
 
 from cctv.status.messages import State, StatusChange
 from cctv.store.db import current_revisions, head_revisions
-from tests.store_fixtures import store_fixture  # noqa: F401  (the "store" fixture)
 
 CAM = "kota-baru/paal-lima/rt-07/cam-1"
 CAM2 = "kota-baru/paal-lima/rt-07/cam-2"

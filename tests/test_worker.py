@@ -11,7 +11,7 @@ from cctv.status.messages import CameraSample, SnapshotReady, StreamStats, Worke
 from cctv.status.snapshots import SnapshotStore
 from streams.camera.opener import FileOpener, OpenError, OpenParams, PyAVRtspOpener
 from streams.camera.thread_worker import CameraWorker, WorkerParams
-from tests.clips import black_clip, moving_clip
+from tests.helpers.clips import black_clip, moving_clip
 from tests.helpers.eventually import eventually
 
 

@@ -20,9 +20,9 @@ from streams.recording import segment_file
 from streams.recording.segment_file import HashingSink
 from streams.recording.segment_writer import SegmentRecorder
 from streams.recording.writer_thread import SegmentWriterThread
-from tests.clips import moving_clip
-from tests.h264 import same_pictures
+from tests.helpers.clips import moving_clip
 from tests.helpers.eventually import eventually
+from tests.helpers.h264 import same_pictures
 from tests.test_recorder import T0, read_packets
 
 CAM = "k/l/rt-01/cam-1"

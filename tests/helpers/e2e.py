@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.helpers.eventually import eventually
-from tests.support import login_opener
+from tests.helpers.servers import login_opener
 
 ADMIN_PASSWORD = "e2e-admin-password"  # `cctv run` creates `admin` with it on first start
 

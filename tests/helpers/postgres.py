@@ -1,4 +1,5 @@
-"""Store fixtures: the same tests run on a SQLite file and on PostgreSQL (a fresh schema per test)."""
+"""PostgreSQL for the store tests: its URL, and a fresh schema per test (dropped afterwards). The ``store`` and
+``bare_engine`` fixtures (tests/conftest.py) run the same tests on a SQLite file and on it."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
-
-from cctv.store import Store, make_engine
 
 PG_URL = os.environ.get("CCTV_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -50,32 +49,3 @@ def pg_schema() -> Iterator[Engine]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
-
-
-@pytest.fixture(name="store", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_fixture(request: pytest.FixtureRequest, tmp_path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        s = Store(f"sqlite:///{tmp_path / 'cctv.sqlite3'}")
-        s.migrate()
-        yield s
-        s.close()
-        return
-    with pg_schema() as engine:
-        s = Store(PG_URL, engine=engine)
-        s.migrate()
-        try:
-            yield s
-        finally:
-            s.close()
-
-
-@pytest.fixture(name="bare_engine", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def bare_engine_fixture(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:
-    """An empty database, not migrated (for testing migrations from an older revision)."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'bare.sqlite3'}")
-        yield engine
-        engine.dispose()
-        return
-    with pg_schema() as engine:
-        yield engine
