@@ -12,7 +12,7 @@ from cctv.sites import Sites
 from cctv.status.bus import InProcessBus
 from cctv.status.live_model import LiveModel
 from cctv.status.messages import TOPIC_COUNTS, TOPIC_MOTION, TOPIC_STATUS, MotionChange, State, StatusChange
-from tests.conftest import WEB_CONFIG
+from tests.helpers.web import WEB_CONFIG
 
 REASONS = {State.ONLINE: [""], State.DEGRADED: ["black", "frozen", "covered"],
            State.OFFLINE: ["refused", "timeout", "auth"]}

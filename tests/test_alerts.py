@@ -13,9 +13,9 @@ from cctv.alerts.tracker import STABLE_MS, Tracker
 from cctv.alerts.writer import AlertWriter
 from cctv.app.services import Services
 from cctv.status.messages import State, StatusChange
-from tests.conftest import csrf_of
 from tests.helpers.eventually import aeventually
-from tests.test_web import CAM1, CAM2, CAM3, CAM5, set_status
+from tests.helpers.scene import CAM1, CAM2, CAM3, CAM5, set_status
+from tests.helpers.web import csrf_of
 
 MIN = 60_000
 

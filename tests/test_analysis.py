@@ -10,7 +10,7 @@ import pytest
 from cctv.analysis.analyzer import Analyzer, CheckParams, polygons
 from cctv.analysis.baseline import Baseline, Onset
 from cctv.status.messages import Reason
-from tests.test_health import run, scene
+from tests.helpers.analysis import run, scene
 
 
 def test_onset_and_baseline_run_on_sample_time():

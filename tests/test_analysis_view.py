@@ -11,7 +11,7 @@ from cctv.analysis.frames import downscale_grey
 from cctv.analysis.health import ReferenceView, gradient_map, texture
 from cctv.analysis.view import REF_UPDATE_S
 from cctv.status.messages import Reason
-from tests.test_health import run, scene, warm
+from tests.helpers.analysis import run, scene, warm
 
 W, H = 640, 360
 

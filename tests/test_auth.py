@@ -16,7 +16,7 @@ from cctv.accounts.passwords import Params, hash_password, needs_rehash, verify_
 from cctv.accounts.policy import Perm, Role, Scope, can, safe_next
 from cctv.accounts.users import Accounts, ensure_admin
 from cctv.app.services import Services
-from tests.conftest import PASSWORD, add_user, csrf_of, login
+from tests.helpers.web import PASSWORD, add_user, csrf_of, login
 
 SECRET_MARKERS = ("scrypt$", PASSWORD)
 

@@ -15,24 +15,23 @@ from cctv.config import load_config
 from cctv.store import Store
 from cctv.store.alerts import AlertStore
 from streams.sim import SimulatorProcess
-from tests.helpers.e2e import cameras, cctv_run
-from tests.helpers.eventually import eventually
-from tests.helpers.servers import free_port, gst_rtsp_missing
-from tests.test_browser import (  # noqa: F401 - artefacts is a fixture
+from tests.helpers.browser import (
     CAMS,
     KEC,
-    artefacts,
     browser_missing,
     chromium,
     log_in,
     playwright,
     write_config,
 )
+from tests.helpers.e2e import cameras, cctv_run
+from tests.helpers.eventually import eventually
+from tests.helpers.servers import free_port, gst_rtsp_missing
 
 pytestmark = [pytest.mark.slow, pytest.mark.rtsp, pytest.mark.browser]
 
 
-def test_disk_full_banner_reaches_an_open_wall_and_is_acknowledged(tmp_path: Path, artefacts: Path) -> None:  # noqa: F811
+def test_disk_full_banner_reaches_an_open_wall_and_is_acknowledged(tmp_path: Path, artefacts: Path) -> None:
     if why := gst_rtsp_missing() or browser_missing():
         pytest.skip(why)
     cams = CAMS[:2]

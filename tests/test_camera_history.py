@@ -39,7 +39,7 @@ def test_motion_rows_name_an_open_event_ongoing():
 
 async def test_camera_page_shows_the_uptime_chart_and_motion_events(web_client, web_services):  # type: ignore[no-untyped-def]
     from cctv.status.messages import State
-    from tests.test_web import CAM2, set_status
+    from tests.helpers.scene import CAM2, set_status
 
     svc = web_services
     svc.clock.advance(60)

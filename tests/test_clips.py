@@ -38,7 +38,8 @@ from cctv.store import Store
 from cctv.store.clip_store import ClipStore
 from cctv.store.segments import NewSegment, add_segment, segments
 from streams.recording.maintenance import apply_retention
-from tests.conftest import WEB_CONFIG
+from tests.helpers.evidence import record, source_clip
+from tests.helpers.web import WEB_CONFIG
 
 CAM1 = "kota-baru/paal-lima/rt-07/cam-1"
 CAM2 = "kota-baru/paal-lima/rt-07/cam-2"
@@ -265,8 +266,6 @@ def test_reject_takes_no_locks_and_export_states(store, tmp_path):
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.test_evidence_export import source_clip
-
     return source_clip(tmp_path_factory.mktemp("src") / "src.mp4")
 
 
@@ -285,8 +284,6 @@ def _runner(store: Store, tmp_path: Path, clock: FakeClock) -> ExportRunner:
 
 @pytest.fixture
 def recorded(tmp_path: Path, source: Path):
-    from tests.test_evidence_export import record
-
     s = Store(f"sqlite:///{tmp_path / 'cctv.sqlite3'}")
     s.migrate()
     record(s, tmp_path / "data" / "recordings", source, 4 * 60, camera=CAM1)
@@ -338,11 +335,14 @@ import os, signal, sys
 from pathlib import Path
 from cctv.audit.log import AuditLog
 from cctv.clock import FakeClock
+from cctv.config.models import Config
 from cctv.evidence.jobs import ExportRunner, _Progress
+from cctv.sites import Sites
 from cctv.store import Store
 from cctv.store.clip_store import ClipStore
-from tests.test_clips import SITES
+from tests.helpers.web import WEB_CONFIG
 
+SITES = Sites(Config.model_validate(WEB_CONFIG))
 tmp, rid = Path(sys.argv[1]), int(sys.argv[2])
 real = _Progress.camera
 def camera(self, index):

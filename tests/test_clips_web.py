@@ -14,9 +14,10 @@ import pytest
 from cctv.app.services import Services
 from cctv.evidence.requests import State, holder
 from cctv.evidence.verify import verify_files
-from tests.conftest import add_user, csrf_of, login
-from tests.test_i18n_catalogues import catalogue, extract
-from tests.test_web import CAM1, CAM2, CAM4, T0
+from tests.helpers.catalogue import catalogue, extract
+from tests.helpers.evidence import record, source_clip
+from tests.helpers.scene import CAM1, CAM2, CAM4, T0
+from tests.helpers.web import add_user, csrf_of, login
 from web.i18n import Message
 from web.i18n_labels import CLIP_AUDIT_ACTIONS, CLIP_ERRORS, CLIP_STATES
 
@@ -33,16 +34,12 @@ TEMPLATES = Path(__file__).parents[1] / "web" / "templates"
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.test_evidence_export import source_clip
-
     return source_clip(tmp_path_factory.mktemp("src") / "src.mp4")
 
 
 @pytest.fixture
 def recorded(web_services: Services, source: Path) -> Services:
     """Four minutes of CAM1 recorded from T0 by the real recorder; the clock ten minutes later."""
-    from tests.test_evidence_export import record
-
     record(web_services.store, web_services.data_dir / "recordings", source, 4 * 60, camera=CAM1, t0_ms=T0)
     web_services.clock.advance(600)
     return web_services

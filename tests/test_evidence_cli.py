@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cctv.app.cli import main
 from cctv.evidence import manifest as mf
 from cctv.store import Store
-from tests.conftest import WEB_CONFIG
-from tests.test_evidence_export import CAMERA, T0, record, source_clip
+from tests.helpers.evidence import CAMERA, T0, record, source_clip
+from tests.helpers.web import WEB_CONFIG
 
 RECORDED_S = 180
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
@@ -22,17 +20,7 @@ from cctv.analysis.health import (
     texture,
 )
 from cctv.status.messages import DEGRADED_PRIORITY, Reason
-from tests.helpers.clips import textured
-
-FOOTAGE = Path(__file__).resolve().parents[2] / "shared" / "footage"
-
-
-def scene(seed: int = 0, noise: float = 3.0, i: int = 0) -> np.ndarray:
-    """A textured 640x360 picture with fine detail and a little per-frame noise."""
-    rng = np.random.default_rng(1000 + i)
-    base = cv2.GaussianBlur(textured(seed), (0, 0), 1.0).astype(np.float32)
-    fine = np.random.default_rng(seed).normal(0, 12, base.shape).astype(np.float32)
-    return np.clip(base + fine + rng.normal(0, noise, base.shape), 0, 255).astype(np.uint8)
+from tests.helpers.analysis import keyframes, run, scene, warm
 
 
 def pillarbox(y: np.ndarray) -> np.ndarray:
@@ -40,22 +28,6 @@ def pillarbox(y: np.ndarray) -> np.ndarray:
     out[:, :80] = 0
     out[:, -80:] = 0
     return out
-
-
-def run(an: Analyzer, frames, t0: float = 0.0, step: float = 2.0) -> list[frozenset[str]]:
-    out = []
-    for i, f in enumerate(frames):
-        t = t0 + i * step
-        for k in range(20):
-            an.note_packet(t - 2.0 + (k + 1) * 0.1)
-        an.analyse(f, t, int(t * 1000))
-        out.append(an.conditions)
-    return out
-
-
-def warm(an: Analyzer, n: int = 8) -> float:
-    run(an, [scene(1, i=i) for i in range(n)])
-    return n * 2.0
 
 
 def test_black_needs_dark_and_flat_and_ignores_pillarbox_bars():
@@ -186,20 +158,6 @@ def test_priority_names_the_worst_problem_first():
 
 
 # -- real footage ---------------------------------------------------------------------------------------
-
-
-def keyframes(name: str) -> list[np.ndarray]:
-    import av
-
-    path = FOOTAGE / f"{name}_360p10.mp4"
-    if not path.exists():
-        pytest.skip(f"real footage not present at {FOOTAGE} (see ../shared/footage/SOURCES.md)")
-    out = []
-    with av.open(str(path)) as c:
-        s = c.streams.video[0]
-        s.codec_context.skip_frame = "NONKEY"
-        out = [f.to_ndarray(format="gray") for f in c.decode(s)]
-    return out
 
 
 @pytest.mark.parametrize(

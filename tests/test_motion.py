@@ -10,8 +10,8 @@ from cctv.analysis.events import EventTracker
 from cctv.analysis.frames import downscale_grey
 from cctv.analysis.masks import rasterise
 from cctv.analysis.motion import MotionDetector, MotionParams
+from tests.helpers.analysis import keyframes
 from tests.helpers.clips import textured
-from tests.test_health import keyframes
 
 
 def picture(i: int, block_x: int | None = None, gain: float = 1.0, noise: float = 4.0) -> np.ndarray:

@@ -15,8 +15,8 @@ from cctv.alerts.writer import AlertWriter, NodeWatch
 from cctv.app.services import Services
 from cctv.store.alerts import AlertStore
 from tests.helpers.eventually import aeventually
-from tests.test_rbac import ROLES, SCOPE, assert_no_leak
-from tests.test_web import CAM1, CAM2, CAM4, CAM5, T0
+from tests.helpers.rbac import ROLES, SCOPE, assert_no_leak
+from tests.helpers.scene import CAM1, CAM2, CAM4, CAM5, T0
 from web.node_banner import OPEN_NODE_ALERTS
 
 SYSTEM_ROLES = {"admin", "operator", "technician"}

@@ -16,8 +16,10 @@ import pytest
 from cctv.app.services import Services
 from cctv.recording import Segment
 from cctv.store.segments import NewSegment, add_segment, segments
-from tests.conftest import add_user, login
-from tests.test_web import CAM1, CAM2, T0
+from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS, browser_missing
+from tests.helpers.evidence import record, source_clip
+from tests.helpers.scene import CAM1, CAM2, T0
+from tests.helpers.web import add_user, login
 from web.i18n import iso_utc
 from web.views.playback import hls_playlist
 
@@ -27,16 +29,12 @@ MIN = 60_000
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.test_evidence_export import source_clip
-
     return source_clip(tmp_path_factory.mktemp("src") / "src.mp4")
 
 
 @pytest.fixture
 def recorded(web_services: Services, source: Path) -> Services:
     """Six minutes of CAM1 from T0, offline from 2:30 to 3:30; the clock at T0 + 10 min."""
-    from tests.test_evidence_export import record
-
     record(
         web_services.store,
         web_services.data_dir / "recordings",
@@ -216,8 +214,6 @@ def _artefacts(tmp_path: Path) -> Path:
 async def test_playback_in_a_real_browser(recorded: Services, web_server: Any, tmp_path: Path):
     """Debian's Chromium plays a chosen range through hls.js, starting at the chosen wall-clock time, also
     right after the gap (a discontinuity), and shows the time of the picture."""
-    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, browser_missing
-
     why = browser_missing()
     if why:
         pytest.skip(why)

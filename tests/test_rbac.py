@@ -16,19 +16,14 @@ import pytest
 
 from cctv.app.services import Services
 from cctv.status.messages import TOPIC_SNAPSHOT, SnapshotReady, State
+from tests.helpers.rbac import ROLES, SCOPE, assert_no_leak
+from tests.helpers.scene import CAM1, CAM2, CAM3, CAM4, CAM5, T0, jpeg, set_status
 from tests.helpers.sockets import receive, seen
-from tests.test_web import CAM1, CAM2, CAM3, CAM4, CAM5, T0, jpeg, set_status
 from web.app import create_app
 
-SCOPE = "kota-baru/paal-lima"
 IN = {"kec": None, "kel": SCOPE, "rt": "kota-baru/paal-lima/rt-07", "cam": CAM1}
 OUT = {"kec": "telanaipura", "kel": "kota-baru/simpang-tiga-sipin", "rt": "telanaipura/pematang-sulur/rt-03",
        "cam": CAM4}
-# names and slugs that exist only outside the scope
-OUTSIDE = ("Telanaipura", "telanaipura", "Pematang Sulur", "pematang-sulur", "Simpang III Sipin",
-           "simpang-tiga-sipin", "Lapangan", "Jembatan", "rt-01", "rt-03")
-
-ROLES = ("admin", "operator", "technician", "police", "viewer")
 LIVE_ROLES = {"admin", "operator", "technician", "viewer"}
 
 # (route template, what it needs: "status" or "live", kind of object)
@@ -102,11 +97,6 @@ def expected(role: str, need: str, in_scope: bool) -> int:
     if need == "stats" and role not in STATS_ROLES:
         return 403
     return 200 if in_scope else 404
-
-
-def assert_no_leak(body: str, where: str) -> None:
-    for word in OUTSIDE:
-        assert word not in body, f"{word!r} leaked in {where}"
 
 
 @pytest.mark.parametrize("role", ROLES)

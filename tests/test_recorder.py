@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
-import av
 import pytest
 
 from cctv.recording import PARTIAL_SUFFIX
@@ -15,25 +13,7 @@ from streams.recording.segment_writer import SegmentRecorder
 from streams.recording.writer_thread import InlineWriter, SegmentWriterThread
 from tests.helpers.clips import moving_clip
 from tests.helpers.h264 import same_pictures
-
-T0 = 1_767_225_600_000
-
-
-def feed(rec: SegmentRecorder, clip: Path, t0_ms: int = T0, tamper=None) -> list[bytes]:
-    """Play the clip's packets into the recorder with arrival times that follow their timestamps."""
-    sent = []
-    with av.open(str(clip)) as c:
-        s = c.streams.video[0]
-        for i, p in enumerate(c.demux(s)):
-            if p.size == 0:
-                continue
-            arrival = t0_ms + round(float(p.pts * s.time_base) * 1000) + 7  # a little network delay
-            if tamper:
-                tamper(i, p)
-            sent.append(bytes(p))
-            rec.on_packet(p, s, arrival)
-    rec.close()
-    return sent
+from tests.helpers.recording import T0, feed, read_packets
 
 
 @pytest.fixture(params=["inline", "thread"])
@@ -45,11 +25,6 @@ def writer(request):
         w.start()
     yield w
     w.close()
-
-
-def read_packets(path: Path) -> list[bytes]:
-    with av.open(str(path)) as c:
-        return [bytes(p) for p in c.demux(c.streams.video[0]) if p.size]
 
 
 def test_segments_tile_time_and_hold_exactly_the_source_packets(tmp_path, writer):

@@ -40,8 +40,8 @@ from tests.helpers.crash import (
     sha256_of,
 )
 from tests.helpers.eventually import eventually
+from tests.helpers.recording import feed
 from tests.helpers.servers import free_port, gst_rtsp_missing
-from tests.test_recorder import feed
 
 pytestmark = [pytest.mark.slow, pytest.mark.rtsp]
 

@@ -12,7 +12,7 @@ from cctv.store.segments import NewSegment, add_segment, lock, segments
 from streams.recording.maintenance import apply_retention, files_under, reconcile_recordings
 from streams.recording.segment_writer import SegmentRecorder
 from tests.helpers.clips import moving_clip
-from tests.test_recorder import T0, feed
+from tests.helpers.recording import T0, feed
 
 CAM = "k/l/rt-01/cam-1"
 

@@ -12,7 +12,7 @@ import pytest
 from cctv.app.services import Services
 from cctv.rollup.tally import Tally
 from cctv.status.messages import State, StreamStats
-from tests.test_web import CAM1, CAM2, CAM3, CAM4, CAM5, T0, set_status
+from tests.helpers.scene import CAM1, CAM2, CAM3, CAM4, CAM5, T0, set_status
 from web.views import tech_data
 
 HOUR_S = 3600

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import WEB_CONFIG
+from tests.helpers.web import WEB_CONFIG
 
 PASSWORD = "rahasia-sekali-99"
 

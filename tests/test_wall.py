@@ -20,8 +20,8 @@ from cctv.status.attention import Rank, attention_order, is_night, rank
 from cctv.status.messages import TOPIC_MOTION, TOPIC_SNAPSHOT, MotionChange, SnapshotReady, State
 from cctv.status.snapshots import SnapshotStore, StoredSnapshot, fit_width, jpeg_size, sized_etag
 from cctv.store import Interval
+from tests.helpers.scene import CAM1, CAM2, CAM3, CAM4, CAM5, T0, set_status
 from tests.helpers.sockets import receive
-from tests.test_web import CAM1, CAM2, CAM3, CAM4, CAM5, T0, set_status
 from web.views import pages, ws
 from web.views.wall import page_slice
 

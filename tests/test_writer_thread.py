@@ -23,7 +23,7 @@ from streams.recording.writer_thread import SegmentWriterThread
 from tests.helpers.clips import moving_clip
 from tests.helpers.eventually import eventually
 from tests.helpers.h264 import same_pictures
-from tests.test_recorder import T0, read_packets
+from tests.helpers.recording import T0, read_packets
 
 CAM = "k/l/rt-01/cam-1"
 
