@@ -3,7 +3,6 @@ Store: ``store`` and ``bare_engine``, each on a SQLite file and on PostgreSQL (a
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -112,16 +111,3 @@ def bare_engine_fixture(request: pytest.FixtureRequest, tmp_path) -> Iterator[En
         return
     with pg_schema() as engine:
         yield engine
-
-
-# -- browser tests ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def artefacts(tmp_path: Path) -> Path:
-    """Where a browser test keeps its screenshots: $CCTV_ARTEFACTS/browser when set, else under tmp_path."""
-    root = Path(os.environ["CCTV_ARTEFACTS"]) if os.environ.get("CCTV_ARTEFACTS") else tmp_path / "artefacts"
-    folder = root / "browser"
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"\nbrowser screenshots: {folder.resolve()}")
-    return folder

@@ -14,8 +14,8 @@ from cctv.config import Config, ConfigError, ConfigIssue, data_dir_of, load_conf
 from cctv.config import cli as config_cli
 from cctv.config.models import SLUG_RE
 from cctv.sites import Sites
+from tests.helpers.paths import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "config.yaml"
 
 VALID = """\

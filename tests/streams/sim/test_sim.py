@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import av
 import cv2
@@ -15,9 +14,9 @@ from cctv.config.models import Config
 from streams.sim import SimControl, SimError, SimulatorProcess, scenes
 from streams.sim.encode import ClipSpec, ensure_clips, read_clip
 from tests.helpers.eventually import eventually
+from tests.helpers.paths import FOOTAGE
 from tests.helpers.servers import free_port, gst_rtsp_missing
 
-FOOTAGE = Path(__file__).resolve().parents[1].parent / "shared" / "footage"
 OPTS = {"rtsp_transport": "tcp", "timeout": "5000000", "analyzeduration": "0", "probesize": "32"}
 PREFIX = "kota-baru/paal-lima/rt-07"
 

@@ -39,6 +39,7 @@ from cctv.store.clip_store import ClipStore
 from cctv.store.segments import NewSegment, add_segment, segments
 from streams.recording.maintenance import apply_retention
 from tests.helpers.evidence import record, source_clip
+from tests.helpers.paths import REPO
 from tests.helpers.web import WEB_CONFIG
 
 CAM1 = "kota-baru/paal-lima/rt-07/cam-1"
@@ -369,10 +370,10 @@ def test_a_crash_mid_export_is_cleaned_at_start_up(recorded: Store, tmp_path: Pa
     locks = runner.clips.locked_segments(rid)
     proc = subprocess.run(
         [sys.executable, "-c", CRASHER, str(tmp_path), str(rid)],
-        cwd=Path(__file__).parents[1],
+        cwd=REPO,
         capture_output=True,
         timeout=120,
-        env=os.environ | {"PYTHONPATH": str(Path(__file__).parents[1])},
+        env=os.environ | {"PYTHONPATH": str(REPO)},
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
     req = runner.clips.get(rid)

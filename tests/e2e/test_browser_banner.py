@@ -1,6 +1,6 @@
 """The node alert banner in a real browser: a disk-full alert written into the store while the tile wall is open
 shows up on the wall without a reload (web/static/refresh.js), red, above the tiles; acknowledging it from the
-alert feed is recorded. Same set-up as tests/test_browser.py (Debian's Chromium, `cctv run`, the simulator)."""
+alert feed is recorded. Same set-up as tests/e2e/test_browser.py (Debian's Chromium, `cctv run`, the simulator)."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from cctv.evidence.requests import State, holder
 from cctv.evidence.verify import verify_files
 from tests.helpers.catalogue import catalogue, extract
 from tests.helpers.evidence import record, source_clip
+from tests.helpers.paths import REPO
 from tests.helpers.scene import CAM1, CAM2, CAM4, T0
 from tests.helpers.web import add_user, csrf_of, login
 from web.i18n import Message
@@ -29,7 +30,7 @@ def msg_key(msg: str | Message) -> tuple[str | None, str]:
     return (None, msg) if isinstance(msg, str) else (msg.context, msg.msgid)
 
 MIN = 60_000
-TEMPLATES = Path(__file__).parents[1] / "web" / "templates"
+TEMPLATES = REPO / "web" / "templates"
 
 
 @pytest.fixture(scope="module")
@@ -289,7 +290,7 @@ async def test_roles_without_clips_and_the_audit_page(recorded: Services, as_use
 
 
 def test_every_text_the_pages_use_exists_in_both_languages():
-    root = Path(__file__).parents[1]
+    root = REPO
     files = {f"web/templates/{name}" for name in (
         "clips.html",
         "clip_new.html",

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from cctv.logs import RedactingFormatter
+from tests.helpers.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 
 
 def cctv(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
 
 from cctv.config.models import Config
+from tests.helpers.paths import REPO
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "config.md"
+DOCS = REPO / "docs" / "config.md"
 
 
 def _model_in(annotation: typing.Any) -> tuple[type[BaseModel], bool] | None:

@@ -6,6 +6,7 @@ import pytest
 
 from cctv.config import Config, parse_config
 from cctv.sites import Sites, is_within
+from tests.helpers.paths import REPO
 
 TEXT = """\
 site:
@@ -175,11 +176,9 @@ def test_is_within_agrees_with_area_camera_lists(sites: Sites) -> None:
 
 
 def test_demo_config_areas_cover_every_camera_once() -> None:
-    from pathlib import Path
-
     from cctv.config import load_config
 
-    sites = Sites(load_config(Path(__file__).resolve().parents[1] / "config.yaml", env={}))
+    sites = Sites(load_config(REPO / "config.yaml", env={}))
     assert set(sites.city.cameras) == {c.path for c in sites.cameras}
     for level in ("kecamatan", "kelurahan", "rt"):
         per_level = [p for a in sites.areas if a.level == level for p in a.cameras]

@@ -203,7 +203,7 @@ def test_playlist_marks_every_break_in_the_recording():
 
 
 def _artefacts(tmp_path: Path) -> Path:
-    """Screenshots: under $CCTV_ARTEFACTS/browser when set (as tests/test_browser.py), else under tmp_path."""
+    """Screenshots: under $CCTV_ARTEFACTS/browser when set (as tests/e2e/test_browser.py), else under tmp_path."""
     root = Path(os.environ["CCTV_ARTEFACTS"]) if os.environ.get("CCTV_ARTEFACTS") else tmp_path / "artefacts"
     (root / "browser").mkdir(parents=True, exist_ok=True)
     return root / "browser"

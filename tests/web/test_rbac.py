@@ -238,7 +238,7 @@ def test_every_route_is_in_the_matrix(web_services: Services) -> None:
     covered |= {"/clips", "/clips/new", "/clips/{id}", "/clips/{id}/{action}", "/clips/{id}/{kind}/{n}",
                 "/api/clips", "/api/clips/{id}", "/keys/node.pub", "/admin/audit", "/camera/{path}/vod.m3u8",
                 "/camera/{path}/segments/{id}.ts", "/api/cameras/{path}/recordings"}  # clips, playback, audit
-    covered |= {"/api/node-alerts", "/node-alerts/banner", "/node-alerts/{id}/ack"}  # tests/test_node_alerts.py
+    covered |= {"/api/node-alerts", "/node-alerts/banner", "/node-alerts/{id}/ack"}  # tests/cctv/alerts/test_node_alerts.py
     assert seen == covered, f"routes not in the RBAC matrix: {seen - covered}"
 
 
