@@ -180,7 +180,7 @@ class Ours(Contender):
         try:
             if self._opener is None:
                 sys.path.insert(0, str(ROOT))
-                from tests.support import login_opener
+                from tests.helpers.servers import login_opener
 
                 self._opener = login_opener(self.base, "admin", self._password)
             cams = self._get("/api/cameras", self._opener)

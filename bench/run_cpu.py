@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from bench.procstat import tree_cpu, tree_rss_mb  # noqa: E402
 from cctv.config import load_config  # noqa: E402
 from cctv.sites import Sites  # noqa: E402
-from tests.support import free_port, login_opener  # noqa: E402
+from tests.helpers.servers import free_port, login_opener  # noqa: E402
 
 ADMIN_PASSWORD = "bench-admin-password"  # `cctv run` creates `admin` with it in the fresh data dir
 _opener: list = []

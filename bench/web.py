@@ -54,7 +54,7 @@ from bench.web_city import add_arguments, run_synthetic  # noqa: E402
 from cctv.config.models import Config  # noqa: E402
 from cctv.sites import Sites, is_within  # noqa: E402
 from streams.sim import SimulatorProcess  # noqa: E402
-from tests.support import free_port  # noqa: E402
+from tests.helpers.servers import free_port  # noqa: E402
 
 ADMIN_PASSWORD = "bench-web-admin-password"
 PAGE_TARGET_MS = 100.0

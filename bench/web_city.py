@@ -351,7 +351,7 @@ def analyse(run: Run, accounts: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 async def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
-    from tests.support import free_port
+    from tests.helpers.servers import free_port
 
     work = Path(tempfile.mkdtemp(prefix=f"cctv-bench-city-{n}-"))
     cfg = city_config(n, data_dir=work / "data", rtsp_port=free_port(), control_port=free_port(), layout=JAKARTA)

@@ -4,7 +4,7 @@ At start the model loads, from the store, every interval that overlaps the longe
 camera whose first such interval is offline or degraded, the intervals of the same episode before it (so a
 repair's whole duration is known). It then applies each ``StatusChange`` from the bus exactly as
 ``Store.apply_status_change`` does (close the open row at ``max(start, since)``, open the new one), so the model
-after a restart equals the model that ran through (tests/test_rollup.py checks it). Never counters.
+after a restart equals the model that ran through (tests/cctv/rollup/test_rollup.py checks it). Never counters.
 
 Figures are computed on demand from each camera's :class:`~cctv.rollup.timeline.Timeline` (prefix sums, rebuilt
 only when that camera's rows change), so a window query costs O(log n) per camera, not a pass over its rows.

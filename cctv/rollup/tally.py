@@ -8,7 +8,7 @@ Two kinds of figures (docs/status.md, "Roll-ups"):
   so an area's Tally is the sum of its children's: availability is ``up_ms / known_ms`` of the sums (time
   weighted), never an average of percentages; MTTR is ``repair_ms / repaired`` of the sums.
 
-Conventions, the same everywhere (and checked against a brute-force oracle in tests/test_rollup.py):
+Conventions, the same everywhere (and checked against a brute-force oracle in tests/cctv/rollup/test_rollup.py):
 
 - Time is clipped to the half-open window ``[since, until)``; an open interval runs to ``now``.
 - Time no interval covers (before a camera's first interval, or while nothing watched it) is *unknown*: it is

@@ -1,0 +1,66 @@
+"""Camera leases with fencing tokens, on SQLite and PostgreSQL, with the caller's clock (cctv/store/leases.py):
+one holder at a time, expiry and takeover, renew and release, and status writes fenced in the same statement."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from cctv.status.messages import State, StatusChange
+from cctv.store.leases import Fence, LeaseStore
+from cctv.store.models import StatusInterval
+
+A = "kota-baru/paal-lima/rt-07/cam-1"
+B = "kota-baru/paal-lima/rt-08/cam-1"
+T0 = 1_767_225_600_000
+TTL = 10_000
+
+
+def test_one_holder_at_a_time_until_the_lease_expires(store) -> None:
+    leases = LeaseStore(store.engine)
+    assert leases.acquire("n1", [A, B], T0, TTL) == {A: 1, B: 1}
+    assert leases.acquire("n2", [A, B], T0 + 5_000, TTL) == {}  # held by n1, not expired
+    assert leases.acquire("n1", [A], T0 + 5_000, TTL) == {A: 1}  # its own: kept, same token
+    assert leases.renew("n1", {A: 1, B: 1}, T0 + 8_000, TTL) == {A, B}
+    assert leases.acquire("n2", [A], T0 + 17_000, TTL) == {}  # renewed at 8 s: expires at 18 s
+    got = leases.acquire("n2", [A], T0 + 18_000, TTL)  # expired: taken, token up by one
+    assert got == {A: 2}
+    assert leases.renew("n1", {A: 1, B: 1}, T0 + 18_500, TTL) == {B}  # n1 learns it lost A
+    assert [(x.camera, x.node, x.token) for x in leases.leases(T0 + 18_500)] == [(A, "n2", 2), (B, "n1", 1)]
+    assert leases.expired_of("n1", T0 + 40_000) == [B]
+
+
+def test_release_hands_over_at_once_and_tokens_never_go_back(store) -> None:
+    leases = LeaseStore(store.engine)
+    leases.acquire("n1", [A], T0, TTL)
+    assert leases.release("n2", {A: 1}, T0 + 1) == 0  # not its lease
+    assert leases.release("n1", {A: 1}, T0 + 1) == 1
+    assert leases.acquire("n2", [A], T0 + 2, TTL) == {A: 2}  # no waiting for the ttl
+    leases.release("n2", {A: 2}, T0 + 3)
+    assert leases.acquire("n1", [A], T0 + 4, TTL) == {A: 3}  # back to n1: a new token, not its old one
+    assert leases.renew("n1", {A: 1}, T0 + 5, TTL) == set()  # a stale token renews nothing
+    with pytest.raises(ValueError, match="ttl"):
+        leases.acquire("n1", [B], T0, 0)
+
+
+def _rows(store) -> list[tuple[str, str, int, int | None]]:
+    with store.engine.connect() as conn:
+        q = select(StatusInterval.state, StatusInterval.reason, StatusInterval.start_ms, StatusInterval.end_ms)
+        return [tuple(r) for r in conn.execute(q.where(StatusInterval.camera == A).order_by(StatusInterval.id))]
+
+
+def test_a_status_write_whose_lease_was_taken_writes_nothing(store) -> None:
+    """n1 holds A and writes; it stalls past its lease (SIGSTOP), n2 takes A and writes; n1 wakes and writes with
+    its old token: nothing of it lands, and n2's interval is intact."""
+    leases = LeaseStore(store.engine)
+    [t1] = leases.acquire("n1", [A], T0, TTL).values()
+    assert store.apply_status_change(StatusChange(A, State.ONLINE, "", T0, None), fence=Fence("n1", t1))
+    [t2] = leases.acquire("n2", [A], T0 + TTL, TTL).values()
+    assert store.apply_status_change(StatusChange(A, State.OFFLINE, "timeout", T0 + 11_000, State.ONLINE),
+                                     fence=Fence("n2", t2))
+    late = StatusChange(A, State.DEGRADED, "black", T0 + 12_000, State.ONLINE)
+    assert not store.apply_status_change(late, fence=Fence("n1", t1))
+    assert not store.apply_status_change(late, fence=Fence("n2", t1))  # the token, not just the name
+    assert _rows(store) == [("online", "", T0, T0 + 11_000), ("offline", "timeout", T0 + 11_000, None)]
+    assert store.apply_status_change(StatusChange(A, State.ONLINE, "", T0 + 13_000, State.OFFLINE))  # unfenced
+    assert _rows(store)[-1] == ("online", "", T0 + 13_000, None)
