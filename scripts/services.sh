@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Starts PostgreSQL on 127.0.0.1:5432 if it does not answer (the project's machines have it installed;
-# a fresh Debian/Ubuntu machine gets it from apt). The store tests use database "test", user postgres.
+# Starts PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 if they do not answer (the project's machines
+# have them installed; a fresh Debian/Ubuntu machine gets them from apt). The store tests use database "test",
+# user postgres; tests that stop or restart Redis start private instances on free ports instead.
 set -euo pipefail
 sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 if ! command -v pg_isready >/dev/null 2>&1; then
@@ -19,3 +20,14 @@ if ! psql -h 127.0.0.1 -U postgres -d test -Atc 'select 1' >/dev/null 2>&1; then
   psql -h 127.0.0.1 -U postgres -d test -Atc 'select 1' >/dev/null \
     || { echo "services: cannot connect to postgresql://postgres@127.0.0.1:5432/test (trust auth expected)" >&2; exit 1; }
 fi
+if ! command -v redis-server >/dev/null 2>&1; then
+  sudo_ apt-get update -qq
+  sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server
+fi
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  mkdir -p /tmp/cctv-redis
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no --dir /tmp/cctv-redis \
+    --logfile /tmp/cctv-redis/redis.log
+  for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.5; done
+fi
+redis-cli -h 127.0.0.1 -p 6379 ping

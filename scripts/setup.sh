@@ -3,7 +3,8 @@
 #   system packages: Debian's GStreamer RTSP server for the camera simulator (run by the system python3),
 #                    python3-venv; Debian's chromium for the browser tests (Playwright drives it: never
 #                    `playwright install`, which downloads a browser of its own); ffmpeg for the
-#                    Frigate-style baseline of bench/ingest.py;
+#                    Frigate-style baseline of bench/ingest.py; redis-server for the bus between nodes
+#                    (tests start private instances of it);
 #   Python packages: the project and its dev extras into ./.venv;
 #   the UI text catalogues: web/locale/*/LC_MESSAGES/messages.po compiled to .mo (not committed; docs/i18n.md).
 # Idempotent: a second run only checks. Run as root, or with sudo available.
@@ -15,6 +16,7 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   ffmpeg
   chromium
+  redis-server
 )
 
 sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -39,7 +39,13 @@ def open_services(config):  # type: ignore[no-untyped-def]
     data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(config.store.url or default_url(data_dir))
     store.migrate()
-    return build_services(config, clock=SystemClock(), store=store, data_dir=data_dir)
+    bus = None
+    if config.bus.url:  # a node among many: the bus reaches the other nodes over Redis (docs/nodes.md)
+        from cctv.config.node import node_name
+        from cctv.status.redis_bus import RedisBus
+
+        bus = RedisBus(config.bus.url, node_name(config.node))
+    return build_services(config, clock=SystemClock(), store=store, data_dir=data_dir, bus=bus)
 
 
 # -- cctv run ------------------------------------------------------------------------------------------

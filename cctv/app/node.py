@@ -20,6 +20,7 @@ from typing import Any
 from cctv.alerts.writer import AlertWriter
 from cctv.app.services import Services
 from cctv.config.node import node_name
+from cctv.status.redis_bus import RedisBus
 from cctv.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,7 @@ def node_steps(services: Services, ingest: Step | None = None) -> list[Step]:
     history = History(s, f"{node_name(s.config.node)}:{os.getpid()}")
     writers = Writers(s)
     steps = [
+        *bus_steps(s),
         Step("recovery", history.start, history.stop),
         Step("writers", writers.start, writers.stop),
         *view_steps(s),
@@ -168,6 +170,22 @@ def node_steps(services: Services, ingest: Step | None = None) -> list[Step]:
     if ingest is not None:
         steps.append(ingest)
     return steps
+
+
+def bus_steps(services: Services) -> list[Step]:
+    """The bridge to the other nodes (bus.url: Redis), first to start and last to stop; after a lost connection
+    the live model and the roll-up history read the store again."""
+    s = services
+    if not isinstance(s.bus, RedisBus):
+        return []
+
+    async def reload() -> None:
+        await s.live.reload(lambda: s.store.aread(s.store.live_state))
+        await s.rollup.reload()
+
+    s.bus.on_reconnect.append(reload)
+    s.health_probes.append(s.bus.health)
+    return [Step("bus", s.bus.start, s.bus.stop)]
 
 
 def view_steps(services: Services) -> list[Step]:

@@ -145,7 +145,17 @@ class Store(_Model):
 
 
 class Bus(_Model):
-    url: str | None = Field(None, description="Empty: in-process bus (one node). redis://host:port/0 later.")
+    url: str | None = Field(
+        None, description="Empty: the in-process bus (one node). redis://host:port/0 (or rediss://, unix://): "
+        "the live view crosses nodes over Redis pub/sub (docs/nodes.md). May contain ${ENV_VAR}.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def redis_url(cls, v: str | None) -> str | None:
+        if v and urlsplit(v).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("bus.url must be a redis://, rediss:// or unix:// URL (or empty for one node)")
+        return v or None
 
 
 class Web(_Model):

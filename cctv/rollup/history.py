@@ -167,6 +167,11 @@ class RollupModel:
             if isinstance(item[1], StatusChange):
                 self.apply(item[1])
 
+    async def reload(self) -> None:
+        """Read the intervals again (the bus between nodes was lost for a while), if started."""
+        if self._task is not None:
+            await self._reload()
+
     async def _reload(self) -> None:
         now = self._clock.now_ms()
         engine: Engine = self._store.engine

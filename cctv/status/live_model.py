@@ -112,6 +112,13 @@ class LiveModel:
         self.sync()
         self._task = asyncio.create_task(self._follow(), name="live-model")
 
+    async def reload(self, load: Callable[[], Any]) -> None:
+        """Read the store's open intervals again (the bus between nodes was lost for a while: what it did not
+        carry meanwhile is in the store)."""
+        intervals, motion = await load()
+        self.sync()
+        self.load(intervals, motion)
+
     async def stop(self) -> None:
         task, self._task = self._task, None
         self._sub.close()

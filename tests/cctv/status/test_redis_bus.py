@@ -1,0 +1,91 @@
+"""The bus between nodes over a real (private) Redis: local delivery at once, other nodes' messages delivered as
+if local and a node's own never twice, refused messages counted, and a Redis restart survived — the bridge
+reconnects, says so to the live view (reload from the store), and carries messages again."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from cctv.status.messages import TOPIC_COUNTS, TOPIC_STATUS, AreaCounts, State, StatusChange
+from cctv.status.redis_bus import PREFIX, RedisBus
+from tests.helpers.eventually import aeventually
+from tests.helpers.redis_server import PrivateRedis
+
+CAM = "kota-baru/paal-lima/rt-07/cam-1"
+
+
+def change(i: int) -> StatusChange:
+    return StatusChange(CAM, State.OFFLINE if i % 2 else State.ONLINE, "timeout" if i % 2 else "", 1_000 + i, None)
+
+
+@pytest.fixture
+async def redis_server(tmp_path: Path) -> AsyncIterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path / "redis").start()
+    yield server
+    server.stop()
+
+
+async def started(url: str, node: str) -> RedisBus:
+    bus = RedisBus(url, node)
+    await bus.start()
+    await aeventually(lambda: bus.figures["connected"], 30, f"{node} subscribed to redis")
+    return bus
+
+
+async def test_messages_cross_to_the_other_node_once(redis_server: PrivateRedis) -> None:
+    a, b = await started(redis_server.url, "ingest-a"), await started(redis_server.url, "web-b")
+    try:
+        sub_a, sub_b = a.subscribe(TOPIC_STATUS), b.subscribe(TOPIC_STATUS, TOPIC_COUNTS)
+        a.publish(TOPIC_STATUS, change(1))
+        a.publish(TOPIC_COUNTS, AreaCounts(1, {}))  # per-area counts are each node's own: they never cross
+        assert sub_a.take() == [(TOPIC_STATUS, change(1))]  # locally at once
+        await aeventually(lambda: b.figures["received"] == 1, 30, "b to receive a's change")
+        assert sub_b.take() == [(TOPIC_STATUS, change(1))]
+        await aeventually(lambda: a.figures["own"] == 1, 30, "a's own echo to come back from redis")
+        assert sub_a.take() == []  # ... and not be delivered again
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+async def test_garbage_on_the_channel_is_counted_and_ignored(redis_server: PrivateRedis) -> None:
+    b = await started(redis_server.url, "web-b")
+    client = aioredis.Redis.from_url(redis_server.url)
+    try:
+        sub = b.subscribe(TOPIC_STATUS)
+        await client.publish(PREFIX + TOPIC_STATUS, b"\x80\x04 a pickle, say")
+        await client.publish(PREFIX + TOPIC_STATUS, b'{"v": 1, "node": "x", "topic": "status", "m": {}}')
+        await aeventually(lambda: b.figures["bad"] == 2, 30, "both refused")
+        assert sub.take() == [] and b.figures["received"] == 0
+    finally:
+        await client.aclose()
+        await b.stop()
+
+
+async def test_a_redis_restart_is_survived_and_the_live_view_told_to_reload(redis_server: PrivateRedis) -> None:
+    a, b = await started(redis_server.url, "ingest-a"), await started(redis_server.url, "web-b")
+    reloads: list[int] = []
+
+    async def reload() -> None:
+        reloads.append(1)
+
+    b.on_reconnect.append(reload)
+    try:
+        sub_b = b.subscribe(TOPIC_STATUS)
+        redis_server.stop()
+        await aeventually(lambda: not b.figures["connected"], 30, "b to notice redis is gone")
+        for i in range(3):
+            a.publish(TOPIC_STATUS, change(i))  # never blocks; waits in the outbox
+        assert a.health()["redis"]["outbox"] >= 1
+        redis_server.start()
+        await aeventually(lambda: reloads and b.figures["connected"], 30, "b to reconnect and reload")
+        a.publish(TOPIC_STATUS, change(9))
+        await aeventually(lambda: (TOPIC_STATUS, change(9)) in sub_b.take(), 30, "a change after the restart")
+        assert b.figures["reconnects"] >= 1
+    finally:
+        await a.stop()
+        await b.stop()
