@@ -121,7 +121,7 @@ class SocketHub:
 
     async def start(self) -> None:
         self._sub = self.svc.bus.subscribe(TOPIC_STATUS, TOPIC_MOTION, TOPIC_SNAPSHOT, TOPIC_COUNTS,
-                                           maxlen=HUB_QUEUE)
+                                           maxlen=HUB_QUEUE, remote=True)  # the whole city's news
         self._task = asyncio.create_task(self._run(), name="socket-hub")
 
     async def stop(self) -> None:

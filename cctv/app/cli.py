@@ -51,6 +51,29 @@ def open_services(config):  # type: ignore[no-untyped-def]
 # -- cctv run ------------------------------------------------------------------------------------------
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``cctv serve``: a web node. It sees the cameras through the shared store and the Redis bus, so both must
+    be configured; it writes no camera rows itself."""
+    from cctv.logs import setup_logging
+
+    setup_logging(args.log_level)
+    config = load(args)
+    missing = [k for k, v in (("store.url", config.store.url), ("bus.url", config.bus.url)) if not v]
+    if missing:
+        print(f"cctv serve: {args.config}: {' and '.join(missing)} must be set: a web node shares the store "
+              "(PostgreSQL) and the bus (Redis) with the ingest nodes (docs/nodes.md). For one machine, use "
+              "`cctv run`.", file=sys.stderr)
+        return 2
+    host = args.host or config.web.host
+    port = args.port or config.web.port
+    try:
+        asyncio.run(serve(config, host, port, ingest=False, log_level=args.log_level, web_node=True))
+    except OSError as exc:
+        print(f"cctv serve: cannot serve on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from cctv.logs import setup_logging
 
@@ -68,14 +91,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def serve(config, host: str, port: int, *, ingest: bool, procs: int | None = None,  # type: ignore[no-untyped-def]
-                log_level: str = "INFO", shard_module: str = "streams.ingest.shard") -> None:
+                log_level: str = "INFO", shard_module: str = "streams.ingest.shard", web_node: bool = False) -> None:
     """``cctv run``: the node's steps (cctv/app/node.py) started in order, the web served, then all stopped in
-    reverse. ``shard_module`` is what each ingest process runs (a benchmark's synthetic shard)."""
+    reverse. ``shard_module`` is what each ingest process runs (a benchmark's synthetic shard). ``web_node``:
+    ``cctv serve``, a web node among many (no ingest, no writers)."""
     from aiohttp import web
 
     from cctv.accounts.users import ensure_admin
     from cctv.app.gc_pauses import GcPauses
-    from cctv.app.node import Lifecycle, Step, node_steps
+    from cctv.app.node import Lifecycle, Step, node_steps, web_node_steps
     from web.app import create_app
 
     services = open_services(config)
@@ -86,7 +110,7 @@ async def serve(config, host: str, port: int, *, ingest: bool, procs: int | None
 
         node = IngestNode(services, procs, log_level, shard_module)
         ingest_step = Step("ingest", node.start, node.stop)
-    lifecycle = Lifecycle(node_steps(services, ingest_step))
+    lifecycle = Lifecycle(web_node_steps(services) if web_node else node_steps(services, ingest_step))
     pauses = GcPauses()
     pauses.install()
     services.health_probes.append(pauses.health)
@@ -148,6 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="ingest processes to spread the cameras over (default: ingest.procs, 0 = one per core)")
     run.add_argument("--log-level", default=os.environ.get("CCTV_LOG_LEVEL", "INFO"))
     run.set_defaults(func=cmd_run)
+
+    srv = sub.add_parser("serve", help="a web node among many: pages, API, sockets (needs store.url and bus.url)")
+    add_config_arg(srv)
+    srv.add_argument("--host", default=None, help="listen address (default: web.host from config)")
+    srv.add_argument("--port", type=int, default=None, help="listen port (default: web.port from config)")
+    srv.add_argument("--log-level", default=os.environ.get("CCTV_LOG_LEVEL", "INFO"))
+    srv.set_defaults(func=cmd_serve)
 
     db = sub.add_parser("db", help="database schema")
     add_config_arg(db)

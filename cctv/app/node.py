@@ -172,6 +172,12 @@ def node_steps(services: Services, ingest: Step | None = None) -> list[Step]:
     return steps
 
 
+def web_node_steps(services: Services) -> list[Step]:
+    """A web node (``cctv serve``): the bridge to the other nodes and what pages and sockets read. It writes no
+    status, motion or segment rows and closes no intervals: the ingest node that owns a camera does."""
+    return [*bus_steps(services), *view_steps(services)]
+
+
 def bus_steps(services: Services) -> list[Step]:
     """The bridge to the other nodes (bus.url: Redis), first to start and last to stop; after a lost connection
     the live model and the roll-up history read the store again."""

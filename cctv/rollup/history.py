@@ -143,7 +143,7 @@ class RollupModel:
         async with self._lock:
             if self._task is not None:
                 return
-            self._sub = bus.subscribe(TOPIC_STATUS, maxlen=QUEUE)
+            self._sub = bus.subscribe(TOPIC_STATUS, maxlen=QUEUE, remote=True)
             self._clock = clock
             self._store = store
             await self._reload()

@@ -22,10 +22,12 @@ Accept = Callable[[str, Any], bool]
 
 
 class Subscription:
-    def __init__(self, bus: InProcessBus, topics: frozenset[str], maxlen: int, accept: Accept | None) -> None:
+    def __init__(self, bus: InProcessBus, topics: frozenset[str], maxlen: int, accept: Accept | None,
+                 remote: bool = False) -> None:
         self._bus = bus
         self.topics = topics
         self.accept = accept
+        self.remote = remote  # also what other nodes published (cctv/status/redis_bus.py)
         self.channel: Channel[tuple[str, Any]] = Channel(maxlen)
         self._ready: deque[tuple[str, Any]] = deque()  # taken from the channel, not yet handed out
 
@@ -93,7 +95,8 @@ class Subscription:
 class Bus(Protocol):
     def publish(self, topic: str, message: Any) -> None: ...
 
-    def subscribe(self, *topics: str, maxlen: int = 1000, accept: Accept | None = None) -> Subscription: ...
+    def subscribe(self, *topics: str, maxlen: int = 1000, accept: Accept | None = None,
+                  remote: bool = False) -> Subscription: ...
 
     @property
     def dropped(self) -> int:
@@ -118,10 +121,20 @@ class InProcessBus:
         for sub in self._by_topic.get(topic, ()):
             sub._offer(topic, message)
 
-    def subscribe(self, *topics: str, maxlen: int = 1000, accept: Accept | None = None) -> Subscription:
+    def deliver_remote(self, topic: str, message: Any) -> None:
+        """What another node published: only to the subscriptions that asked for it (``remote=True``: the
+        views). Writers never get it — the node that owns a camera writes its rows."""
+        for sub in self._by_topic.get(topic, ()):
+            if sub.remote:
+                sub._offer(topic, message)
+
+    def subscribe(self, *topics: str, maxlen: int = 1000, accept: Accept | None = None,
+                  remote: bool = False) -> Subscription:
+        """``remote``: also deliver what other nodes publish (a view of the whole city); off for anything that
+        writes, so a row is written once, by the node that owns the camera."""
         if not topics:
             raise ValueError("subscribe to at least one topic")
-        sub = Subscription(self, frozenset(topics), maxlen, accept)
+        sub = Subscription(self, frozenset(topics), maxlen, accept, remote)
         with_loop(sub)
         self._subs.append(sub)
         for t in sub.topics:

@@ -97,7 +97,7 @@ class LiveModel:
         self.listeners: list[Callable[[str], None]] = []
         # subscribed from the start: nothing published after this model exists passes it by
         self._sub: Subscription = bus.subscribe(TOPIC_STATUS, TOPIC_MOTION, TOPIC_SNAPSHOT, TOPIC_STATS,
-                                                maxlen=QUEUE)
+                                                maxlen=QUEUE, remote=True)
         self._task: asyncio.Task[None] | None = None
         self.applied = 0
 

@@ -3,7 +3,8 @@
 Local subscribers see every local message at once, exactly as on :class:`~cctv.status.bus.InProcessBus`. The
 topics in :data:`cctv.status.wire.CROSSING` (state changes, motion, snapshot news, stream stats) also go to
 Redis, as JSON (cctv/status/wire.py), and what other nodes publish there is delivered to the local subscribers
-as if published here (a node never re-delivers its own).
+that asked for it (``subscribe(..., remote=True)``: the live model, roll-up history, socket hub) — never to a
+writer, so each row is written once, by the node that owns the camera (a node never re-delivers its own).
 
 Redis pub/sub is at most once, and that is all it is trusted with: every row (intervals, events, segments) goes
 from the owning node to the store directly. Publishing never waits: messages for Redis queue in a bounded
@@ -164,5 +165,5 @@ class RedisBus(InProcessBus):
             self.figures["own"] += 1
             return
         self.figures["received"] += 1
-        super().publish(topic, message)
+        self.deliver_remote(topic, message)
 

@@ -55,14 +55,15 @@ def http_status(url: str) -> int | None:
 
 
 @contextmanager
-def cctv_run(cfg_path: Path, data_dir: Path, log_path: Path, port: int, args: tuple[str, ...] = ()) -> Iterator[str]:
-    """Run `cctv run` until the block ends; yield its base URL once /healthz answers. On leaving, stop it
-    with SIGTERM and assert it exited 0 (its log tail in the message)."""
+def cctv_run(cfg_path: Path, data_dir: Path, log_path: Path, port: int, args: tuple[str, ...] = (),
+             command: str = "run") -> Iterator[str]:
+    """Run `cctv run` (or ``command``: "serve") until the block ends; yield its base URL once /healthz answers.
+    On leaving, stop it with SIGTERM and assert it exited 0 (its log tail in the message)."""
     env = {**os.environ, "CCTV_DATA_DIR": str(data_dir), "CCTV_ADMIN_PASSWORD": ADMIN_PASSWORD}
     base = f"http://127.0.0.1:{port}"
     with open(log_path, "wb") as log:
         run = subprocess.Popen(
-            [sys.executable, "-m", "cctv", "run", "--config", str(cfg_path), "--port", str(port), *args],
+            [sys.executable, "-m", "cctv", command, "--config", str(cfg_path), "--port", str(port), *args],
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         try:

@@ -33,8 +33,10 @@ async def test_a_web_node_follows_changes_over_redis_and_reloads_after_a_restart
         assert [s.name for s in lifecycle.steps][0] == "bus"
         await aeventually(lambda: web.bus.figures["connected"] and ingest_bus.figures["connected"], 30,
                           "both nodes subscribed")
+        writer = web.bus.subscribe(TOPIC_STATUS)  # as a writer subscribes: this node's own messages only
         ingest_bus.publish(TOPIC_STATUS, StatusChange(CAM1, State.OFFLINE, "timeout", T0 + 1_000, None))
         await aeventually(lambda: web.live.get(CAM1).state == "offline", 30, "the web node to see the change")
+        assert writer.take() == []  # another node's change is never written here: its owner writes it
 
         redis.stop()
         await aeventually(lambda: not web.bus.figures["connected"], 30, "the web node to notice")

@@ -1,5 +1,5 @@
-"""The bus between nodes over a real (private) Redis: local delivery at once, other nodes' messages delivered as
-if local and a node's own never twice, refused messages counted, and a Redis restart survived — the bridge
+"""The bus between nodes over a real (private) Redis: local delivery at once, other nodes' messages delivered to
+the views (never to a writer) and a node's own never twice, refused messages counted, and a Redis restart survived — the bridge
 reconnects, says so to the live view (reload from the store), and carries messages again."""
 
 from __future__ import annotations
@@ -39,12 +39,13 @@ async def started(url: str, node: str) -> RedisBus:
 async def test_messages_cross_to_the_other_node_once(redis_server: PrivateRedis) -> None:
     a, b = await started(redis_server.url, "ingest-a"), await started(redis_server.url, "web-b")
     try:
-        sub_a, sub_b = a.subscribe(TOPIC_STATUS), b.subscribe(TOPIC_STATUS, TOPIC_COUNTS)
+        sub_a, sub_b = a.subscribe(TOPIC_STATUS), b.subscribe(TOPIC_STATUS, TOPIC_COUNTS, remote=True)
+        local_b = b.subscribe(TOPIC_STATUS)  # a writer's subscription: this node's own messages only
         a.publish(TOPIC_STATUS, change(1))
         a.publish(TOPIC_COUNTS, AreaCounts(1, {}))  # per-area counts are each node's own: they never cross
         assert sub_a.take() == [(TOPIC_STATUS, change(1))]  # locally at once
         await aeventually(lambda: b.figures["received"] == 1, 30, "b to receive a's change")
-        assert sub_b.take() == [(TOPIC_STATUS, change(1))]
+        assert sub_b.take() == [(TOPIC_STATUS, change(1))] and local_b.take() == []
         await aeventually(lambda: a.figures["own"] == 1, 30, "a's own echo to come back from redis")
         assert sub_a.take() == []  # ... and not be delivered again
     finally:
@@ -56,7 +57,7 @@ async def test_garbage_on_the_channel_is_counted_and_ignored(redis_server: Priva
     b = await started(redis_server.url, "web-b")
     client = aioredis.Redis.from_url(redis_server.url)
     try:
-        sub = b.subscribe(TOPIC_STATUS)
+        sub = b.subscribe(TOPIC_STATUS, remote=True)
         await client.publish(PREFIX + TOPIC_STATUS, b"\x80\x04 a pickle, say")
         await client.publish(PREFIX + TOPIC_STATUS, b'{"v": 1, "node": "x", "topic": "status", "m": {}}')
         await aeventually(lambda: b.figures["bad"] == 2, 30, "both refused")
@@ -75,7 +76,7 @@ async def test_a_redis_restart_is_survived_and_the_live_view_told_to_reload(redi
 
     b.on_reconnect.append(reload)
     try:
-        sub_b = b.subscribe(TOPIC_STATUS)
+        sub_b = b.subscribe(TOPIC_STATUS, remote=True)
         redis_server.stop()
         await aeventually(lambda: not b.figures["connected"], 30, "b to notice redis is gone")
         for i in range(3):
