@@ -62,6 +62,15 @@ class CameraStatus:
         self._last_error = reason or Reason.ERROR
         return self.tick(mono, ms)
 
+    def excuse(self, seconds: float) -> None:
+        """The node itself stood still for ``seconds`` (its loop was late): that time is not the camera's
+        silence. Only the silence deadline moves; what is dated (the last packet's wall time) does not."""
+        if seconds <= 0:
+            return
+        if self._last_data is not None:
+            self._last_data = _Mark(self._last_data.mono + seconds, self._last_data.ms)
+        self._started = _Mark(self._started.mono + seconds, self._started.ms)
+
     def on_data(self, mono: float, ms: int) -> list[StatusChange]:
         """Packets arrived (reported by the worker's stats or implied by a sample)."""
         first = self._last_data is None or (mono - self._last_data.mono) >= self.params.offline_after_s

@@ -47,6 +47,9 @@ class _Latest:
     sample: CameraSample | None = None
 
 
+LATE_S = 2.0  # a tick this much later than due: the node itself stood still
+
+
 class Monitor:
     def __init__(
         self,
@@ -72,6 +75,8 @@ class Monitor:
         self.handled = 0
         self.unknown = 0
         self.stats_published = 0
+        self.stalls = 0  # times this node's own tick came LATE_S or more late: not held against the cameras
+        self.stalled_s = 0.0
 
     # -- message handling (pure with respect to I/O; tested directly) --------------------------------
 
@@ -176,10 +181,36 @@ class Monitor:
                 except Exception:  # noqa: BLE001 - one bad message never stops the loop
                     log.exception("monitor: could not handle %r", type(message).__name__)
 
-    async def run_ticks(self, every_s: float = 1.0) -> None:
-        while True:
-            await asyncio.sleep(every_s)
+    def excuse(self, seconds: float) -> None:
+        """This node stood still for ``seconds``: no camera is silent for that long because of it."""
+        for st in self.status.values():
+            st.excuse(seconds)
+        self.stalls += 1
+        self.stalled_s += seconds
+        log.warning("monitor: this node stood still for %.1f s (overloaded or paused); that time is not counted "
+                    "as any camera's silence", seconds)
+
+    def drain(self) -> None:
+        """Handle what is queued now, so no sign of life waiting in the channel is missed by a verdict."""
+        for message in self.channel.take():
             try:
+                self.handle(message)
+            except Exception:  # noqa: BLE001 - one bad message never stops the monitor
+                log.exception("monitor: could not handle %r", type(message).__name__)
+
+    async def run_ticks(self, every_s: float = 1.0) -> None:
+        """A tick every ``every_s``. A tick that comes ``LATE_S`` or more after it was due means the node itself
+        was late (CPU saturated, paused): that time is excused for every camera, and what is queued is handled
+        before any verdict — the node never blames cameras for its own lateness."""
+        due = self.clock.monotonic() + every_s
+        while True:
+            await asyncio.sleep(max(0.0, due - self.clock.monotonic()))
+            now = self.clock.monotonic()
+            if now - due >= LATE_S:
+                self.excuse(now - due)
+            due = now + every_s
+            try:
+                self.drain()
                 self.tick()
             except Exception:  # noqa: BLE001
                 log.exception("monitor: tick failed")

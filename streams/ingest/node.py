@@ -132,6 +132,8 @@ class IngestNode:
             "channel_keep_high_water": self.channel.keep_high_water,
             "stats_published": self.monitor.stats_published,
             "monitor_handled": self.monitor.handled,
+            "monitor_stalls": self.monitor.stalls,  # the node's own lateness, excused for its cameras
+            "monitor_stalled_s": round(self.monitor.stalled_s, 1),
             "retention_deleted": self.retention.deleted,
             "retention_errors": self.retention.errors,
         } | (self.node_alerts.health() if self.node_alerts is not None else {})

@@ -180,3 +180,58 @@ def test_monitor_publishes_stats_at_a_bounded_rate_and_only_what_changed():
     cam = live.camera(a)
     assert cam.stats is not None and cam.stats.packets == 19 and cam.last_sample_ms is not None
     assert cam.motion_score == 5.0
+
+
+# -- the node's own lateness is never the cameras' (issue 12: a node that bends) ----------------------------
+
+
+def _online_monitor(clock: FakeClock) -> tuple[Monitor, Channel, list]:
+    ch: Channel = Channel(64)
+    bus = InProcessBus()
+    sub = bus.subscribe(TOPIC_STATUS)
+    mon = Monitor(CAMS[:1], StatusParams(offline_after_s=10.0), ch, bus, clock)
+    mon.handle(WorkerEvent(CAMS[0], "connected", clock.now_ms()))
+    mon.handle(stats(CAMS[0], clock, 1))
+    assert [m.state for _, m in sub.take()] == ["online"]
+    return mon, ch, sub
+
+
+def test_a_stall_of_the_node_is_excused_and_a_silent_camera_still_goes_offline_dated_right() -> None:
+    clock = FakeClock()
+    mon, _, sub = _online_monitor(clock)
+    last_packet_ms = clock.now_ms()
+    clock.advance(30.0)  # the node stood still for 30 s: no tick, no message handled
+    mon.excuse(30.0)
+    mon.tick()
+    assert sub.take() == [] and mon.stalls == 1 and mon.stalled_s == 30.0
+    clock.advance(9.0)
+    mon.tick()
+    assert sub.take() == []  # 9 s of real silence: not yet
+    clock.advance(1.5)
+    mon.tick()
+    [(_, change)] = sub.take()
+    assert change.state == "offline" and change.since_ms == last_packet_ms  # dated from the last packet
+
+
+def test_signs_of_life_waiting_in_the_channel_are_seen_before_a_verdict() -> None:
+    clock = FakeClock()
+    mon, ch, sub = _online_monitor(clock)
+    clock.advance(12.0)
+    ch.put(stats(CAMS[0], clock, 500))  # arrived, not yet handled when the tick comes
+    mon.drain()
+    mon.tick()
+    assert sub.take() == []
+
+
+async def test_run_ticks_notices_it_was_late_and_excuses_that_time() -> None:
+    clock = FakeClock()
+    mon, _, sub = _online_monitor(clock)
+    task = asyncio.create_task(mon.run_ticks(every_s=0.01))
+    try:
+        await asyncio.sleep(0.05)
+        clock.advance(60.0)  # as if the loop had been blocked (or the process SIGSTOPped) for a minute
+        await aeventually(lambda: mon.stalls == 1, 5, "the late tick to be noticed")
+        await asyncio.sleep(0.05)
+        assert sub.take() == []  # nothing went offline for the node's own minute
+    finally:
+        task.cancel()
