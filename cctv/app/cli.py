@@ -198,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     from cctv.evidence.cli import register as register_evidence
 
     register_evidence(sub)
+    from cctv.app.nodes_cli import register as register_nodes
+
+    register_nodes(sub)
     return parser
 
 

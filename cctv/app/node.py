@@ -17,9 +17,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
 from cctv.alerts.writer import AlertWriter
 from cctv.app.services import Services
 from cctv.config.node import node_name
+from cctv.status.nodes import NodeBeat, NodeRegistry
 from cctv.status.redis_bus import RedisBus
 from cctv.store.writer import StoreWriter
 
@@ -160,7 +164,7 @@ def node_steps(services: Services, ingest: Step | None = None) -> list[Step]:
     history = History(s, f"{node_name(s.config.node)}:{os.getpid()}")
     writers = Writers(s)
     steps = [
-        *bus_steps(s),
+        *bus_steps(s, "all"),
         Step("recovery", history.start, history.stop),
         Step("writers", writers.start, writers.stop),
         *view_steps(s),
@@ -175,15 +179,16 @@ def node_steps(services: Services, ingest: Step | None = None) -> list[Step]:
 def web_node_steps(services: Services) -> list[Step]:
     """A web node (``cctv serve``): the bridge to the other nodes and what pages and sockets read. It writes no
     status, motion or segment rows and closes no intervals: the ingest node that owns a camera does."""
-    return [*bus_steps(services), *view_steps(services)]
+    return [*bus_steps(services, "web"), *view_steps(services)]
 
 
-def bus_steps(services: Services) -> list[Step]:
-    """The bridge to the other nodes (bus.url: Redis), first to start and last to stop; after a lost connection
-    the live model and the roll-up history read the store again."""
+def bus_steps(services: Services, role: str = "all") -> list[Step]:
+    """The bridge to the other nodes (bus.url: Redis), first to start and last to stop, and this node's
+    heartbeat there; after a lost connection the live model and the roll-up history read the store again."""
     s = services
     if not isinstance(s.bus, RedisBus):
         return []
+    beats = Heartbeat(s, role)
 
     async def reload() -> None:
         await s.live.reload(lambda: s.store.aread(s.store.live_state))
@@ -191,7 +196,55 @@ def bus_steps(services: Services) -> list[Step]:
 
     s.bus.on_reconnect.append(reload)
     s.health_probes.append(s.bus.health)
-    return [Step("bus", s.bus.start, s.bus.stop)]
+    return [Step("bus", s.bus.start, s.bus.stop), Step("node-heartbeat", beats.start, beats.stop)]
+
+
+class Heartbeat:
+    """This node in the registry (cctv/status/nodes.py) every ``node.renew_every_s``, expiring after
+    ``node.lease_ttl_s``; gone at once on a clean stop."""
+
+    def __init__(self, services: Services, role: str) -> None:
+        self.s, self.role = services, role
+        node = services.config.node
+        self.name, self.every_s = node_name(node), node.renew_every_s
+        self.started_ms = services.clock.now_ms()
+        self.client: aioredis.Redis | None = None
+        self.registry: NodeRegistry | None = None
+        self.task = Task("node-heartbeat", self._forever)
+        self.errors = 0
+
+    async def start(self) -> None:
+        assert isinstance(self.s.bus, RedisBus)
+        self.client = aioredis.Redis.from_url(self.s.bus.url, socket_connect_timeout=3)
+        self.registry = NodeRegistry(self.client, self.s.config.node.lease_ttl_s)
+        await self.task.start()
+
+    async def stop(self) -> None:
+        await self.task.stop()
+        if self.registry is not None and self.client is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await self.registry.leave(self.name)
+            await self.client.aclose()
+
+    def beat(self) -> NodeBeat:
+        health: dict[str, Any] = {}
+        for probe in self.s.health_probes:
+            with contextlib.suppress(Exception):
+                health.update(probe())
+        node = self.s.config.node
+        cameras = int(health.get("workers", 0)) if self.role != "web" else 0
+        return NodeBeat(self.name, self.role, self.started_ms, self.s.clock.now_ms(), cameras=cameras,
+                        lag_p99_ms=health.get("lag_ms_p99"), capacity=node.capacity, prefers=tuple(node.prefers))
+
+    async def _forever(self) -> None:
+        assert self.registry is not None
+        while True:
+            try:
+                await self.registry.beat(self.beat())
+            except (RedisError, OSError) as exc:  # the bus reconnects on its own; the next beat retries
+                self.errors += 1
+                log.warning("node heartbeat: cannot reach redis (%s)", type(exc).__name__)
+            await asyncio.sleep(self.every_s)
 
 
 def view_steps(services: Services) -> list[Step]:

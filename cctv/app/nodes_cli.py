@@ -1,0 +1,61 @@
+"""``cctv nodes``: the live nodes from their heartbeats in Redis (cctv/status/nodes.py), as a table or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from dataclasses import asdict
+
+from cctv.redact import redact_url
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from cctv.app.cli import add_config_arg
+
+    p = sub.add_parser("nodes", help="the live nodes: role, cameras, lag, last heartbeat, version, clock offset")
+    add_config_arg(p)
+    p.add_argument("--json", action="store_true", help="one JSON object per node")
+    p.set_defaults(func=cmd_nodes)
+
+
+def cmd_nodes(args: argparse.Namespace) -> int:
+    import redis.asyncio as aioredis
+    from redis.exceptions import RedisError
+
+    from cctv.config.cli import load_or_exit
+    from cctv.status.nodes import NodeRegistry
+
+    config = load_or_exit(args.config, "cctv nodes")[1]
+    if not config.bus.url:
+        print(f"cctv nodes: {args.config}: bus.url is not set: one node alone (`cctv run`) has no registry",
+              file=sys.stderr)
+        return 2
+
+    async def read():  # type: ignore[no-untyped-def]
+        client = aioredis.Redis.from_url(config.bus.url, socket_connect_timeout=3)
+        try:
+            return await NodeRegistry(client).nodes()
+        finally:
+            await client.aclose()
+
+    try:
+        nodes = asyncio.run(read())
+    except (RedisError, OSError) as exc:
+        print(f"cctv nodes: cannot reach {redact_url(config.bus.url)}: {exc}", file=sys.stderr)
+        return 1
+    now = time.time() * 1000
+    if args.json:
+        for n in nodes:
+            print(json.dumps(asdict(n) | {"beat_age_s": round((now - n.now_ms) / 1000, 1)}))
+        return 0
+    print(f"{'node':<24} {'role':<7} {'cameras':>7} {'lag p99':>8} {'beat':>6} {'clock':>8}  version")
+    for n in nodes:
+        lag = "-" if n.lag_p99_ms is None else f"{n.lag_p99_ms:.0f} ms"
+        flags = " draining" if n.draining else ""
+        print(f"{n.name:<24} {n.role:<7} {n.cameras:>7} {lag:>8} {(now - n.now_ms) / 1000:>5.1f}s "
+              f"{n.clock_offset_ms:>+6d}ms  {n.version}{flags}")
+    print(f"{len(nodes)} node(s) alive")
+    return 0
