@@ -153,6 +153,9 @@ class Writers:
             "store_errors": self.store.errors,
             "store_dropped": self.store.dropped,
             "store_queued": self.store.queued,
+            "store_outages": self.store.outages,  # the store was away; rows waited
+            "store_waiting": self.store.waiting,
+            "store_lost": self.store.lost,  # given up at a shutdown with the store still away
             "alerts_written": self.alerts.written,
             "alert_errors": self.alerts.errors,
         }

@@ -5,15 +5,23 @@ is lost between the monitor (or an ingest process's recorder) and the store. Wha
 and written on the store's one writer thread in transactions of at most ``batch_max`` rows: at a burst of
 changes (a switch that took down a kelurahan) that is one commit, not hundreds. A batch that fails is written
 again row by row, so one bad row costs only itself (counted in ``errors``, logged with its traceback).
+
+When the store itself is away (PostgreSQL restarting or unreachable, SQLite locked), nothing is dropped: the
+batch waits and is tried again with backoff (``outages``, ``waiting`` on ``/healthz``) while ingest goes on and
+new rows queue behind it. Only at shutdown, after ``STOP_WAIT_S`` more of trying, are rows given up — counted in
+``lost`` and logged, never silently.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from cctv.redact import redact_text
 from cctv.status.bus import Bus
 from cctv.status.messages import TOPIC_MOTION, TOPIC_SEGMENT, TOPIC_STATUS, MotionChange, StatusChange
 from cctv.store.segments import NewSegment, add_segment
@@ -22,6 +30,18 @@ from cctv.store.store import Store
 log = logging.getLogger(__name__)
 
 BATCH_MAX = 500
+BACKOFF_S = (0.5, 1.0, 2.0, 5.0)
+STOP_WAIT_S = 10.0
+
+
+class StoreAway(Exception):
+    """The store cannot be reached (not a bad row): try the whole batch again later."""
+
+
+def store_away(exc: BaseException) -> bool:
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 class StoreWriter:
@@ -33,6 +53,10 @@ class StoreWriter:
         self.written = 0
         self.errors = 0
         self.batches = 0
+        self.outages = 0  # times the store was away while rows waited
+        self.waiting = 0  # rows waiting for the store now
+        self.lost = 0  # rows given up at shutdown because the store never came back
+        self._stopping = False
 
     @property
     def dropped(self) -> int:
@@ -55,11 +79,37 @@ class StoreWriter:
 
     def finish(self) -> None:
         """Take no new messages; ``run()`` writes what is queued and returns (never cancel it mid-write)."""
+        self._stopping = True
         self.sub.close()
 
     async def _write(self, items: list[tuple[str, Any]]) -> None:
         for i in range(0, len(items), self.batch_max):
-            await self.store.awrite(self._write_batch, [m for _, m in items[i : i + self.batch_max]])
+            batch = [m for _, m in items[i : i + self.batch_max]]
+            attempt, gave_up_at = 0, None
+            while True:
+                try:
+                    await self.store.awrite(self._write_batch, batch)
+                    break
+                except StoreAway as exc:
+                    if attempt == 0:
+                        self.outages += 1
+                        log.error("store writer: the store is away (%s); %d rows wait and ingest goes on",
+                                  exc, len(items) - i)
+                    self.waiting = len(items) - i + self.queued
+                    loop = asyncio.get_running_loop()
+                    if self._stopping:
+                        gave_up_at = gave_up_at or loop.time() + STOP_WAIT_S
+                        if loop.time() >= gave_up_at:
+                            lost = len(items) - i
+                            self.lost += lost
+                            log.error("store writer: stopping with the store still away: %d rows lost", lost)
+                            self.waiting = 0
+                            return
+                    await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
+                    attempt += 1
+            if attempt:
+                log.warning("store writer: the store is back after %d tries; writing what waited", attempt)
+            self.waiting = 0
 
     # -- on the writer thread ----------------------------------------------------------------------
 
@@ -69,7 +119,9 @@ class StoreWriter:
             with self.store.engine.begin() as conn:
                 for m in messages:
                     self._apply(conn, m, opened)
-        except Exception:  # noqa: BLE001 - one by one, so a bad row costs only itself
+        except Exception as exc:  # noqa: BLE001 - one by one, so a bad row costs only itself
+            if store_away(exc):
+                raise StoreAway(f"{type(exc).__name__}: {redact_text(str(exc).splitlines()[0][:200])}") from None
             log.warning("store writer: a batch of %d failed; writing its rows one by one", len(messages),
                         exc_info=True)
             for m in messages:

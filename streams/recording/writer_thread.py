@@ -74,6 +74,7 @@ class SegmentWriterThread:
         self.queued_bytes = 0
         self.overflows = 0  # episodes of this shard's queue being full
         self.rejected = 0  # packets refused during those episodes
+        self.handled_packets = 0  # packets the thread is done with (written, or failed and counted)
         self._items: deque[Item] = deque()
         self._cond = threading.Condition()
         self._full = False
@@ -167,3 +168,5 @@ class SegmentWriterThread:
                     run_item(item)
             except Exception:  # noqa: BLE001 - one camera's segment never stops the others' recording
                 log.exception("segment writer: %s failed", item[1] and item[1].rel)
+            if item[0] == PACKET:
+                self.handled_packets += 1

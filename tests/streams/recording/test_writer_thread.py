@@ -182,7 +182,8 @@ def test_a_full_disk_on_the_writer_thread_pauses_the_recorder(tmp_path, clip, mo
     with c:
         for p, arrival in pk[:20]:
             rec.on_packet(p, stream, arrival)
-        eventually(lambda: writer.queued_packets == 0, 10, "the first packets written", every=0.005)
+        # written, not just taken off the queue: the disk fills only after the 20th reached it
+        eventually(lambda: writer.handled_packets == 20, 10, "the first packets written", every=0.005)
         full.set()
         rec.on_packet(pk[20][0], stream, pk[20][1])
         eventually(lambda: rec.stats.paused == "disk_full", 10, "the writer to see the full disk", every=0.005)
