@@ -6,6 +6,7 @@ description; unknown keys are errors (``extra="forbid"``). Cross-field rules are
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -161,6 +162,21 @@ class Bus(_Model):
 class Web(_Model):
     host: str = Field("127.0.0.1", description="Address the web server listens on.")
     port: int = Field(8080, ge=1, le=65535, description="TCP port of the web server.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list, max_length=100,
+        description="Addresses or networks (10.0.0.0/8) of the reverse proxies in front of the web node: only "
+        "from them is X-Forwarded-For believed for the client's address (login limits, audit).",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def networks(cls, v: list[str]) -> list[str]:
+        for entry in v:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"web.trusted_proxies: {entry!r} is not an IP address or network") from None
+        return v
 
 
 class Auth(_Model):

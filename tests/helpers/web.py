@@ -76,13 +76,14 @@ FAST_HASH = Params(log2_n=10, r=8, p=1)  # tests only: the default costs ~30 MiB
 PASSWORD = "correct horse battery"  # every test account's password
 
 
-async def login(client: Any, username: str, password: str = PASSWORD, *, next_: str = "/") -> Any:
+async def login(client: Any, username: str, password: str = PASSWORD, *, next_: str = "/",
+                headers: dict[str, str] | None = None) -> Any:
     """Log ``client`` in through the real form (GET for the CSRF token, then POST); returns the response."""
-    html = await (await client.get("/login")).text()
+    html = await (await client.get("/login", headers=headers)).text()
     m = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert m, "no CSRF token on the login form"
     return await client.post("/login", data={"username": username, "password": password, "next": next_,
-                                             "csrf_token": m.group(1)}, allow_redirects=False)
+                                             "csrf_token": m.group(1)}, allow_redirects=False, headers=headers)
 
 
 async def csrf_of(client: Any) -> str:

@@ -5,6 +5,7 @@ Also the pure parts: password hashing, scopes, safe_next, the first-start admin.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -16,7 +17,8 @@ from cctv.accounts.passwords import Params, hash_password, needs_rehash, verify_
 from cctv.accounts.policy import Perm, Role, Scope, can, safe_next
 from cctv.accounts.users import Accounts, ensure_admin
 from cctv.app.services import Services
-from tests.helpers.web import PASSWORD, add_user, csrf_of, login
+from cctv.config.models import Config
+from tests.helpers.web import PASSWORD, WEB_CONFIG, add_user, csrf_of, login
 
 SECRET_MARKERS = ("scrypt$", PASSWORD)
 
@@ -276,3 +278,21 @@ async def test_password_and_hash_never_leak(anon_client: Any, client_as: Any, we
     text = "\n".join(bodies) + caplog.text + str(web_services.audit.entries())
     for marker in SECRET_MARKERS:
         assert marker not in text
+
+
+async def test_the_client_address_comes_from_a_trusted_proxy_only(anon_client: Any, web_services: Services) -> None:
+    """Behind a reverse proxy the login limits and the audit see the client, not the proxy — and a client that
+    writes X-Forwarded-For itself, not through a trusted proxy, is still seen as itself."""
+    xff = {"X-Forwarded-For": "198.51.100.9, 203.0.113.7"}
+    await login(anon_client, "nobody", "wrong", headers=xff)  # the test client is 127.0.0.1: not trusted yet
+    web_services.config = web_services.config.model_copy(
+        update={"web": web_services.config.web.model_copy(update={"trusted_proxies": ["127.0.0.0/8", "203.0.113.7"]})})
+    await login(anon_client, "nobody", "wrong", headers=xff)  # now: 127.0.0.1 → proxy 203.0.113.7 → client
+    await login(anon_client, "nobody", "wrong", headers={"X-Forwarded-For": "not-an-address"})
+    ips = [json.loads(e.detail)["ip"] for e in web_services.audit.entries(action="login.failed")]
+    assert ips == ["127.0.0.1", "198.51.100.9", "127.0.0.1"]
+
+
+def test_trusted_proxies_must_be_addresses() -> None:
+    with pytest.raises(ValueError, match="not an IP address or network"):
+        Config.model_validate({**WEB_CONFIG, "web": {"trusted_proxies": ["proxy.example"]}})

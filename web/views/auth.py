@@ -13,6 +13,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from cctv.accounts.policy import safe_next
+from web.client_address import client_address
 from web.i18n import gettext, lang_of, ngettext
 from web.keys import LIMITER
 from web.security import (
@@ -56,7 +57,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     username = str(form.get("username", "")).strip().lower()[:64]
     password = str(form.get("password", ""))
     nxt = safe_next(str(form.get("next", "")))
-    ip = request.remote or "?"
+    ip = client_address(request)
     limiter = request.app[LIMITER]
     lang = lang_of(request)
     user_key, ip_key = f"user:{username}", f"ip:{ip}"
@@ -98,7 +99,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     if token:
         await svc.store.awrite(svc.accounts.delete_session, token)
     if session is not None:
-        await _audit(request, session.principal.username, "logout", {"ip": request.remote or "?"})
+        await _audit(request, session.principal.username, "logout", {"ip": client_address(request)})
     response = web.HTTPSeeOther("/login")
     clear_session_cookie(request, response)
     raise response
