@@ -112,14 +112,17 @@ def node_alert(node: str, kind: str, opened_ms: int, cameras: Iterable[str] = ()
 
 def visible_to(alert: Alert, roots: Iterable[str]) -> tuple[str, ...]:
     """The alert's cameras within the scope ``roots``."""
-    roots = tuple(roots)
-    return tuple(c for c in alert.cameras if any(is_within(c, r) for r in roots))
+    return _within(alert.cameras, roots)
 
 
 def visible_now(alert: Alert, roots: Iterable[str]) -> tuple[str, ...]:
     """The cameras the alert touched at its last observation, within the scope ``roots``."""
+    return _within(alert.cameras_now, roots)
+
+
+def _within(cameras: tuple[str, ...], roots: Iterable[str]) -> tuple[str, ...]:
     roots = tuple(roots)
-    return tuple(c for c in alert.cameras_now if any(is_within(c, r) for r in roots))
+    return tuple(c for c in cameras if any(is_within(c, r) for r in roots))
 
 
 def visible(alert: Alert, roots: Iterable[str]) -> bool:

@@ -106,9 +106,6 @@ class AlertWriter:
 
     # -- the two feeding methods --------------------------------------------------------------------------
 
-    async def handle(self, change: StatusChange) -> None:
-        await self._write(self.tracker.on_change(change), "camera")
-
     async def tick(self) -> None:
         await self._write(self.tracker.tick(self.clock.now_ms()), "camera")
 

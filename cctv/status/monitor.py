@@ -175,11 +175,7 @@ class Monitor:
     async def run(self) -> None:
         """Consume the channel until it is closed and empty."""
         while batch := await self.channel.get_batch():
-            for message in batch:
-                try:
-                    self.handle(message)
-                except Exception:  # noqa: BLE001 - one bad message never stops the loop
-                    log.exception("monitor: could not handle %r", type(message).__name__)
+            self._handle_all(batch)
 
     def excuse(self, seconds: float) -> None:
         """This node stood still for ``seconds``: no camera is silent for that long because of it."""
@@ -192,7 +188,10 @@ class Monitor:
 
     def drain(self) -> None:
         """Handle what is queued now, so no sign of life waiting in the channel is missed by a verdict."""
-        for message in self.channel.take():
+        self._handle_all(self.channel.take())
+
+    def _handle_all(self, messages: list[Any]) -> None:
+        for message in messages:
             try:
                 self.handle(message)
             except Exception:  # noqa: BLE001 - one bad message never stops the monitor

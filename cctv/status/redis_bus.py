@@ -60,11 +60,15 @@ class RedisBus(InProcessBus):
             except WireError:
                 log.exception("redis bus: cannot send a %s on %s", type(message).__name__, topic)
                 return
-            if len(self._outbox) >= self._outbox_max:
-                self._outbox.popleft()
-                self.figures["outbox_dropped"] += 1
             self._outbox.append((PREFIX + topic, data))
+            self._trim()
             self._wake.set()
+
+    def _trim(self) -> None:
+        """The outbox's bound: the oldest go first, counted."""
+        while len(self._outbox) > self._outbox_max:
+            self._outbox.popleft()
+            self.figures["outbox_dropped"] += 1
 
     # -- running -----------------------------------------------------------------------------------------
 
@@ -107,9 +111,7 @@ class RedisBus(InProcessBus):
                         await pipe.execute()
                     except (RedisError, OSError):
                         self._outbox.extendleft(reversed(batch))  # not sent: try again, still bounded
-                        while len(self._outbox) > self._outbox_max:
-                            self._outbox.popleft()
-                            self.figures["outbox_dropped"] += 1
+                        self._trim()
                         raise
                     self.figures["sent"] += len(batch)
                 attempt = 0

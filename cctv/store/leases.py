@@ -92,32 +92,23 @@ class LeaseStore:
     def renew(self, node: str, held: Mapping[str, int], now_ms: int, ttl_ms: int) -> set[str]:
         """Extend the leases ``node`` still holds with the given tokens; the cameras it no longer holds are left
         out of the answer (another node took them: stop reporting them)."""
-        if not held:
-            return set()
-        stmt = (
-            update(_L)
-            .where(_L.c.camera == bindparam("b_camera"), _L.c.node == node, _L.c.token == bindparam("b_token"))
-            .values(expires_ms=now_ms + ttl_ms)
-        )
-        kept: set[str] = set()
-        with self.engine.begin() as conn:
-            for camera, token in held.items():
-                if conn.execute(stmt, {"b_camera": camera, "b_token": token}).rowcount:
-                    kept.add(camera)
-        return kept
+        return set(self._set_expiry(node, held, now_ms + ttl_ms))
 
     def release(self, node: str, held: Mapping[str, int], now_ms: int) -> int:
         """Give up leases (a clean handover or stop): they expire now, their token stays. Returns how many."""
+        return len(self._set_expiry(node, held, now_ms))
+
+    def _set_expiry(self, node: str, held: Mapping[str, int], expires_ms: int) -> list[str]:
+        """Set ``expires_ms`` on the leases ``node`` still holds with the given tokens; those cameras."""
+        if not held:
+            return []
         stmt = (
             update(_L)
             .where(_L.c.camera == bindparam("b_camera"), _L.c.node == node, _L.c.token == bindparam("b_token"))
-            .values(expires_ms=now_ms)
+            .values(expires_ms=expires_ms)
         )
-        n = 0
         with self.engine.begin() as conn:
-            for camera, token in held.items():
-                n += conn.execute(stmt, {"b_camera": camera, "b_token": token}).rowcount or 0
-        return n
+            return [c for c, t in held.items() if conn.execute(stmt, {"b_camera": c, "b_token": t}).rowcount]
 
     def leases(self, now_ms: int | None = None) -> list[Lease]:
         """Every lease (only the unexpired ones at ``now_ms`` when given), by camera."""

@@ -85,31 +85,36 @@ class StoreWriter:
     async def _write(self, items: list[tuple[str, Any]]) -> None:
         for i in range(0, len(items), self.batch_max):
             batch = [m for _, m in items[i : i + self.batch_max]]
-            attempt, gave_up_at = 0, None
-            while True:
-                try:
-                    await self.store.awrite(self._write_batch, batch)
-                    break
-                except StoreAway as exc:
-                    if attempt == 0:
-                        self.outages += 1
-                        log.error("store writer: the store is away (%s); %d rows wait and ingest goes on",
-                                  exc, len(items) - i)
-                    self.waiting = len(items) - i + self.queued
-                    loop = asyncio.get_running_loop()
-                    if self._stopping:
-                        gave_up_at = gave_up_at or loop.time() + STOP_WAIT_S
-                        if loop.time() >= gave_up_at:
-                            lost = len(items) - i
-                            self.lost += lost
-                            log.error("store writer: stopping with the store still away: %d rows lost", lost)
-                            self.waiting = 0
-                            return
-                    await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
-                    attempt += 1
+            if not await self._write_waiting(batch, len(items) - i):
+                return
+
+    async def _write_waiting(self, batch: list[Any], left: int) -> bool:
+        """Write ``batch``, waiting for the store while it is away; False when it gave up at shutdown (``left``
+        rows, this batch and the ones after it, counted as lost)."""
+        loop = asyncio.get_running_loop()
+        attempt, give_up_at = 0, None
+        while True:
+            try:
+                await self.store.awrite(self._write_batch, batch)
+            except StoreAway as exc:
+                if attempt == 0:
+                    self.outages += 1
+                    log.error("store writer: the store is away (%s); %d rows wait and ingest goes on", exc, left)
+                self.waiting = left + self.queued
+                if self._stopping:
+                    give_up_at = give_up_at or loop.time() + STOP_WAIT_S
+                    if loop.time() >= give_up_at:
+                        self.lost += left
+                        self.waiting = 0
+                        log.error("store writer: stopping with the store still away: %d rows lost", left)
+                        return False
+                await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
+                attempt += 1
+                continue
             if attempt:
                 log.warning("store writer: the store is back after %d tries; writing what waited", attempt)
             self.waiting = 0
+            return True
 
     # -- on the writer thread ----------------------------------------------------------------------
 
@@ -121,7 +126,8 @@ class StoreWriter:
                     self._apply(conn, m, opened)
         except Exception as exc:  # noqa: BLE001 - one by one, so a bad row costs only itself
             if store_away(exc):
-                raise StoreAway(f"{type(exc).__name__}: {redact_text(str(exc).splitlines()[0][:200])}") from None
+                first = (str(exc).splitlines() or [""])[0][:200]
+                raise StoreAway(f"{type(exc).__name__}: {redact_text(first)}") from None
             log.warning("store writer: a batch of %d failed; writing its rows one by one", len(messages),
                         exc_info=True)
             for m in messages:
