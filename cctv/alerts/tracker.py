@@ -36,7 +36,9 @@ from cctv.alerts.model import (
     camera_alert,
     node_alert,
 )
-from cctv.status.messages import StatusChange
+from cctv.status.messages import State, StatusChange
+
+UNMONITORED = State.UNMONITORED.value
 
 STABLE_MS = 5 * 60 * 1000  # camera alerts
 CLEAR_MS = 60 * 1000  # node alerts (recording.alert_clear_s)
@@ -76,6 +78,8 @@ class Tracker:
         """A camera's status change."""
         state, t, key = str(change.state), change.since_ms, (CAMERA, change.camera)
         events = self._close_if_due(key, t)
+        if state == UNMONITORED:
+            return events  # nobody watches it for a moment (a node lost or a handover): neither bad nor repaired
         cur = self.open.get(key)
         if state in BAD:
             if cur is None:

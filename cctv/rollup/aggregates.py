@@ -137,8 +137,9 @@ class AreaAggregates:
 def count_key(state: str, reason: str, motion: bool) -> Key:
     """What of a camera's state, reason and motion the counts see (as count_states counts them): its bucket,
     its "state:reason" key ("" when none), whether it counts as motion."""
-    bucket = state if state in ("online", "degraded") else "offline"
-    return bucket, (f"{state}:{reason}" if state != "online" and reason else ""), bool(motion and state != "offline")
+    up = state in ("online", "degraded")
+    bucket = state if up else "offline"  # unmonitored (no node watching yet) counts as no verdict: offline
+    return bucket, (f"{state}:{reason}" if state != "online" and reason else ""), bool(motion and up)
 
 
 def _add(c: Counts, key: Key, n: int) -> None:

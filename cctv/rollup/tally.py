@@ -12,7 +12,9 @@ Conventions, the same everywhere (and checked against a brute-force oracle in te
 
 - Time is clipped to the half-open window ``[since, until)``; an open interval runs to ``now``.
 - Time no interval covers (before a camera's first interval, or while nothing watched it) is *unknown*: it is
-  in no sum, so it is neither uptime nor downtime. ``known_ms`` is the denominator.
+  in no sum, so it is neither uptime nor downtime. ``known_ms`` is the denominator. An ``unmonitored``
+  interval (a node was lost, or handed the camera over) is unknown time too: it says so in the store, and it
+  counts like a gap.
 - An *episode* is a maximal run of intervals in the same state, each starting where the previous ended
   (a reason changing, ``stalled`` → ``not_found``, does not end an outage). Zero-length intervals are ignored.
 - An offline episode is *repaired* when the interval right after it (same instant, no gap) is not offline; a
@@ -30,7 +32,7 @@ from typing import Protocol
 DAY_MS = 24 * 3600 * 1000
 WINDOWS: dict[str, int] = {"24h": DAY_MS, "7d": 7 * DAY_MS, "30d": 30 * DAY_MS}
 
-ONLINE, DEGRADED, OFFLINE = "online", "degraded", "offline"
+ONLINE, DEGRADED, OFFLINE, UNMONITORED = "online", "degraded", "offline", "unmonitored"
 
 
 # -- now: counts of live states ------------------------------------------------------------------------
@@ -71,7 +73,7 @@ class Counts:
 
 
 def count_states(cameras: Iterable[tuple[str, str, bool]]) -> Counts:
-    """Count (state, reason, motion) triples; a camera with no verdict yet counts as offline."""
+    """Count (state, reason, motion) triples; a camera with no verdict yet (or unmonitored) counts as offline."""
     c = Counts()
     for state, reason, motion in cameras:
         c.total += 1
@@ -84,7 +86,7 @@ def count_states(cameras: Iterable[tuple[str, str, bool]]) -> Counts:
         if state != ONLINE and reason:
             key = f"{state}:{reason}"
             c.reasons[key] = c.reasons.get(key, 0) + 1
-        if motion and state != OFFLINE:
+        if motion and state in (ONLINE, DEGRADED):
             c.motion += 1
     return c
 
@@ -214,6 +216,8 @@ def episodes(rows: Sequence[IntervalLike]) -> list[Episode]:
 
 
 def _repairs(bad: str, next_state: str) -> bool:
+    if next_state == UNMONITORED:
+        return False  # nobody saw the repair: like a gap
     if bad == OFFLINE:
         return next_state != OFFLINE
     if bad == DEGRADED:
@@ -236,7 +240,7 @@ def camera_tally(
     for r in rows:
         lo = max(r.start_ms, since_ms)
         hi = min(r.end_ms if r.end_ms is not None else now_ms, until_ms)
-        if hi <= lo:
+        if hi <= lo or r.state == UNMONITORED:
             continue
         ms = hi - lo
         t.known_ms += ms
@@ -249,7 +253,7 @@ def camera_tally(
         else:
             t.offline_ms += ms
     for e in episodes(rows) if eps is None else eps:
-        if e.state == ONLINE:
+        if e.state in (ONLINE, UNMONITORED):
             continue
         began = since_ms < e.start_ms <= until_ms
         fixed = e.repaired and e.end_ms is not None and since_ms < e.end_ms <= until_ms
@@ -287,7 +291,7 @@ def buckets(rows: Sequence[IntervalLike], edges: Sequence[int], now_ms: int) -> 
     first = 0
     for r in rows:
         start, end = r.start_ms, (r.end_ms if r.end_ms is not None else now_ms)
-        if end <= start or end <= edges[0] or start >= edges[-1]:
+        if end <= start or end <= edges[0] or start >= edges[-1] or r.state == UNMONITORED:
             continue
         while first < len(out) and edges[first + 1] <= start:
             first += 1

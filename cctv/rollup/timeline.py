@@ -14,7 +14,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 
-from cctv.rollup.tally import DEGRADED, OFFLINE, ONLINE, Episode, IntervalLike, Tally, episodes
+from cctv.rollup.tally import DEGRADED, OFFLINE, ONLINE, UNMONITORED, Episode, IntervalLike, Tally, episodes
 
 _FIELDS = 5  # known, up, usable, degraded, offline
 
@@ -24,6 +24,8 @@ def _weights(state: str) -> tuple[int, int, int, int, int]:
         return (1, 1, 1, 0, 0)
     if state == DEGRADED:
         return (1, 1, 0, 1, 0)
+    if state == UNMONITORED:
+        return (0, 0, 0, 0, 0)  # unknown time, like a gap
     return (1, 0, 0, 0, 1)
 
 

@@ -30,6 +30,9 @@ class State(StrEnum):
     ONLINE = "online"
     DEGRADED = "degraded"
     OFFLINE = "offline"
+    # no node was watching: written by the node that takes a camera over, from its previous holder's last
+    # renewal to the new holder's first verdict; neither up nor down in any figure (docs/nodes.md)
+    UNMONITORED = "unmonitored"
 
 
 class Reason(StrEnum):
@@ -53,6 +56,8 @@ class Reason(StrEnum):
     MOVED = "moved"  # the view no longer matches the camera's learned reference
     LOW_FPS = "low_fps"  # packets arrive well below the expected frame rate
     DARK = "dark"  # night-level picture: informational, degrades only with checks.dark_degrades
+    NODE_LOST = "node_lost"  # unmonitored: the node that watched it stopped renewing its lease (crash, cut off)
+    HANDOVER = "handover"  # unmonitored: one node gave it to another (a node joined or drains)
 
 
 # Degraded reasons, most serious first: when several checks fire the first one names the state.

@@ -1,4 +1,4 @@
-"""The alerts' tables (migrations 0007, 0008): one row per alert of any kind (cctv/alerts/model.py), and the cameras it
+"""The alerts' tables (migrations 0007, 0008, 0010): one row per alert of any kind (cctv/alerts/model.py), and the cameras it
 touched in a child table, which decides who sees it."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class AlertRow(Base):
     acked_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     __table_args__ = (
-        CheckConstraint("kind IN ('camera', 'disk_full', 'disk_low')", name="kind_known"),
+        CheckConstraint("kind IN ('camera', 'disk_full', 'disk_low', 'node_lost')", name="kind_known"),
         CheckConstraint(
             "kind <> 'camera' OR (state IS NOT NULL AND worst_state IS NOT NULL AND last_change_ms IS NOT NULL"
             " AND state IN ('degraded', 'offline') AND worst_state IN ('degraded', 'offline')"

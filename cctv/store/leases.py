@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, case, exists, select, update
+from sqlalchemy import Connection, Engine, and_, case, exists, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -41,6 +41,18 @@ class Lease:
     token: int
     acquired_ms: int
     expires_ms: int
+    renewed_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """A lease taken or kept: its token; who held it before (None: nobody ever) and until when that holder
+    watched the camera (its last renewal, or its release); ``released``: handed over, not lost."""
+
+    token: int
+    from_node: str | None = None
+    watched_until_ms: int | None = None
+    released: bool = False
 
 
 def holds(conn: Connection, camera: str, fence: Fence, *, lock: bool = False) -> bool:
@@ -65,14 +77,26 @@ class LeaseStore:
     def acquire(self, node: str, cameras: Iterable[str], now_ms: int, ttl_ms: int) -> dict[str, int]:
         """Take or keep each of ``cameras`` that is free, expired or ``node``'s: camera → the token now held.
         A camera another node holds, unexpired, is left out."""
+        return {c: g.token for c, g in self.take(node, cameras, now_ms, ttl_ms).items()}
+
+    def take(self, node: str, cameras: Iterable[str], now_ms: int, ttl_ms: int) -> dict[str, Grant]:
+        """``acquire``, saying for each camera who held it before and until when it was watched (where the
+        ``unmonitored`` gap starts for a camera this node takes over)."""
         if ttl_ms <= 0:
             raise ValueError(f"lease ttl must be > 0 ms, got {ttl_ms}")
-        out: dict[str, int] = {}
+        wanted = sorted(set(cameras))
+        out: dict[str, Grant] = {}
+        if not wanted:
+            return out
         with self.engine.begin() as conn:
+            q = select(_L).where(_L.c.camera.in_(wanted))
+            if conn.dialect.name != "sqlite":
+                q = q.with_for_update()  # nobody takes them between this read and the upsert
+            before = {r.camera: r for r in conn.execute(q)}
             insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
-            for camera in sorted(set(cameras)):
+            for camera in wanted:
                 stmt = insert(_L).values(camera=camera, node=node, token=1, acquired_ms=now_ms,
-                                         expires_ms=now_ms + ttl_ms)
+                                         expires_ms=now_ms + ttl_ms, renewed_ms=now_ms)
                 ours = _L.c.node == stmt.excluded.node
                 stmt = stmt.on_conflict_do_update(
                     index_elements=["camera"],
@@ -81,34 +105,48 @@ class LeaseStore:
                         "token": case((ours, _L.c.token), else_=_L.c.token + 1),
                         "acquired_ms": case((ours, _L.c.acquired_ms), else_=stmt.excluded.acquired_ms),
                         "expires_ms": stmt.excluded.expires_ms,
+                        "renewed_ms": stmt.excluded.renewed_ms,
                     },
                     where=ours | (_L.c.expires_ms <= now_ms),
                 ).returning(_L.c.token)
                 token = conn.execute(stmt).scalar_one_or_none()
-                if token is not None:
-                    out[camera] = int(token)
+                if token is None:
+                    continue
+                prev = before.get(camera)
+                if prev is None:
+                    out[camera] = Grant(int(token))
+                else:
+                    watched = prev.renewed_ms if prev.renewed_ms is not None else prev.expires_ms - ttl_ms
+                    out[camera] = Grant(int(token), prev.node, min(int(watched), now_ms),
+                                        released=prev.expires_ms <= (prev.renewed_ms or -1))
         return out
 
     def renew(self, node: str, held: Mapping[str, int], now_ms: int, ttl_ms: int) -> set[str]:
         """Extend the leases ``node`` still holds with the given tokens; the cameras it no longer holds are left
         out of the answer (another node took them: stop reporting them)."""
-        return set(self._set_expiry(node, held, now_ms + ttl_ms))
+        return set(self._set_expiry(node, held, now_ms + ttl_ms, now_ms))
 
     def release(self, node: str, held: Mapping[str, int], now_ms: int) -> int:
         """Give up leases (a clean handover or stop): they expire now, their token stays. Returns how many."""
-        return len(self._set_expiry(node, held, now_ms))
+        return len(self._set_expiry(node, held, now_ms, now_ms))
 
-    def _set_expiry(self, node: str, held: Mapping[str, int], expires_ms: int) -> list[str]:
-        """Set ``expires_ms`` on the leases ``node`` still holds with the given tokens; those cameras."""
+    def _set_expiry(self, node: str, held: Mapping[str, int], expires_ms: int, now_ms: int) -> list[str]:
+        """Set ``expires_ms`` (and ``renewed_ms`` to now) on the leases ``node`` still holds with the given
+        tokens; those cameras."""
         if not held:
             return []
-        stmt = (
-            update(_L)
-            .where(_L.c.camera == bindparam("b_camera"), _L.c.node == node, _L.c.token == bindparam("b_token"))
-            .values(expires_ms=expires_ms)
-        )
+        out: list[str] = []
+        items = sorted(held.items())
         with self.engine.begin() as conn:
-            return [c for c, t in held.items() if conn.execute(stmt, {"b_camera": c, "b_token": t}).rowcount]
+            for i in range(0, len(items), 500):  # one statement per 500 leases, not one per camera
+                stmt = (
+                    update(_L)
+                    .where(_L.c.node == node, tuple_(_L.c.camera, _L.c.token).in_(items[i : i + 500]))
+                    .values(expires_ms=expires_ms, renewed_ms=now_ms)
+                    .returning(_L.c.camera)
+                )
+                out.extend(conn.execute(stmt).scalars())
+        return out
 
     def leases(self, now_ms: int | None = None) -> list[Lease]:
         """Every lease (only the unexpired ones at ``now_ms`` when given), by camera."""

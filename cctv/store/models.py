@@ -34,7 +34,7 @@ class StatusInterval(Base):
     end_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     __table_args__ = (
-        CheckConstraint("state IN ('online', 'degraded', 'offline')", name="state_known"),
+        CheckConstraint("state IN ('online', 'degraded', 'offline', 'unmonitored')", name="state_known"),
         CheckConstraint("end_ms IS NULL OR end_ms >= start_ms", name="end_after_start"),
         Index("ix_status_intervals_camera_start", "camera", "start_ms"),
         Index(

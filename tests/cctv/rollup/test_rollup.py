@@ -35,7 +35,7 @@ from cctv.store import Store
 from cctv.store.models import StatusInterval
 from tests.helpers.eventually import aeventually
 
-STATES = ("online", "degraded", "offline")
+STATES = ("online", "degraded", "offline", "unmonitored")
 SMALL_WINDOWS = {"a": 150, "b": 700, "c": 2000}
 SETTINGS = settings(max_examples=150, deadline=None, database=None)  # no example files in the tree
 
@@ -67,7 +67,7 @@ def oracle(rows: Sequence[Row], since: int, until: int, now: int) -> Tally:
     timeline: list[str | None] = [None] * (horizon + 1)
     for r in rows:
         for ms in range(r.start_ms, r.end_ms if r.end_ms is not None else horizon):
-            timeline[ms] = r.state
+            timeline[ms] = None if r.state == "unmonitored" else r.state  # no node watched: unknown time
     t = Tally()
     for ms in range(max(since, 0), until):
         s = timeline[ms]

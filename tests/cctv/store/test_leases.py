@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from cctv.status.messages import State, StatusChange
-from cctv.store.leases import Fence, LeaseStore
+from cctv.store.leases import Fence, Grant, LeaseStore
 from cctv.store.models import StatusInterval
 
 A = "kota-baru/paal-lima/rt-07/cam-1"
@@ -41,6 +41,18 @@ def test_release_hands_over_at_once_and_tokens_never_go_back(store) -> None:
     assert leases.renew("n1", {A: 1}, T0 + 5, TTL) == set()  # a stale token renews nothing
     with pytest.raises(ValueError, match="ttl"):
         leases.acquire("n1", [B], T0, 0)
+
+
+def test_a_grant_says_who_watched_before_and_until_when(store) -> None:
+    """Where an unmonitored gap starts: a lost holder's last renewal, a released lease's release."""
+    leases = LeaseStore(store.engine)
+    assert leases.take("n1", [A, B], T0, TTL) == {A: Grant(1), B: Grant(1)}  # nobody before
+    leases.renew("n1", {A: 1, B: 1}, T0 + 2_000, TTL)
+    assert leases.take("n1", [A], T0 + 3_000, TTL) == {A: Grant(1, "n1", T0 + 2_000)}  # its own, kept
+    leases.release("n1", {B: 1}, T0 + 4_000)
+    assert leases.take("n2", [A, B], T0 + 5_000, TTL) == {B: Grant(2, "n1", T0 + 4_000, released=True)}
+    assert leases.take("n2", [A], T0 + 13_000, TTL) == {A: Grant(2, "n1", T0 + 3_000)}  # lost: since its last
+    assert [x.renewed_ms for x in leases.leases()] == [T0 + 13_000, T0 + 5_000]
 
 
 def _rows(store) -> list[tuple[str, str, int, int | None]]:
