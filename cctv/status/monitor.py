@@ -66,6 +66,7 @@ class Monitor:
         self.clock = clock
         self.stats_every_s = stats_every_s
         mono, ms = clock.monotonic(), clock.now_ms()
+        self.params, self.motion_hold_s = params, motion_hold_s
         self.status = {c: CameraStatus(c, params, mono, ms) for c in cameras}
         self._packets: dict[str, int] = {}
         self._motion = {c: EventTracker("motion", motion_hold_s) for c in cameras}  # on monotonic seconds
@@ -77,6 +78,26 @@ class Monitor:
         self.stats_published = 0
         self.stalls = 0  # times this node's own tick came LATE_S or more late: not held against the cameras
         self.stalled_s = 0.0
+
+    # -- cameras that come and go (an ingest node among many) ------------------------------------------
+
+    def add(self, camera: str) -> None:
+        """Watch ``camera`` from now on, from no verdict (its first one is published with no ``previous``)."""
+        if camera not in self.status:
+            self.status[camera] = CameraStatus(camera, self.params, self.clock.monotonic(), self.clock.now_ms())
+            self._motion[camera] = EventTracker("motion", self.motion_hold_s)
+
+    def remove(self, camera: str) -> None:
+        """Stop watching ``camera`` (another node takes it): motion in progress ends now, no verdict follows.
+        Its open interval stays for the next holder to close where its watch began."""
+        if self.status.pop(camera, None) is None:
+            return
+        ended = self._motion.pop(camera).finish()
+        if ended is not None:
+            self._end_motion(camera, ended.peak, self.clock.now_ms())
+        self._motion_last_ms.pop(camera, None)
+        self._packets.pop(camera, None)
+        self._latest.pop(camera, None)
 
     # -- message handling (pure with respect to I/O; tested directly) --------------------------------
 

@@ -109,7 +109,7 @@ class IngestNode:
 
     @property
     def monitor_cameras(self) -> list[str]:
-        return [c for s in self.pool.shards for c in s.spec.cameras]
+        return self.pool.cameras
 
     async def stop(self) -> None:
         """Stop the ingest processes (they finish their segments), close the channel, drain the monitor."""

@@ -1,6 +1,8 @@
 """Runs this node's ingest processes, restarts the ones that die, and turns their messages into local events.
 
-Cameras are dealt to ``n`` processes in config order (balanced to within one camera). Each process is
+Cameras are dealt to ``n`` processes in config order (balanced to within one camera); on an ingest node among
+many, cameras come and go while running (``set_cameras``: a new camera goes to the process with the fewest, a
+camera taken away stops in its process, which says ``Released`` when its session is closed). Each process is
 supervised: when it exits unasked, its cameras are reported disconnected (reason ``error``, "ingest process
 exited"), the segments it may have left half-written are reconciled, and it is started again after a backoff.
 Everything a process sends lands in the node's channel for the status machine (connection events on its
@@ -16,7 +18,7 @@ import logging
 import os
 import pickle
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,7 @@ from cctv.status.snapshots import SnapshotStore
 from cctv.store.segments import NewSegment
 from streams.camera.backoff import Backoff
 from streams.ingest.lag import EDGES_MS, percentile
-from streams.ingest.protocol import ShardHealth, ShardSpec, decode_length, encode
+from streams.ingest.protocol import Assign, Released, ShardHealth, ShardSpec, decode_length, encode
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +48,25 @@ def deal(cameras: list[str], n: int) -> list[tuple[str, ...]]:
 
 
 class ShardProcess:
-    def __init__(self, spec: ShardSpec) -> None:
-        self.spec = spec
+    def __init__(self, index: int, cameras: tuple[str, ...]) -> None:
+        self.index = index
+        self.cameras: set[str] = set(cameras)  # what it watches (or will, once restarted)
+        self.releasing: set[str] = set()  # taken away, not yet reported stopped
         self.proc: asyncio.subprocess.Process | None = None
         self.exits: list[int | None] = []
         self.health: ShardHealth | None = None
         self.lag_before_restart = [0] * len(EDGES_MS)
         self.totals_before_restart = {"samples": 0, "errors": 0, "packets": 0, "reconnects": 0}
 
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None and self.proc.stdin is not None
+
 
 class ShardPool:
+    """``dynamic``: an ingest node among many — ``procs`` processes from the start, cameras given and taken
+    while running with :meth:`set_cameras` (``on_released`` hears when a camera taken away has stopped)."""
+
     def __init__(
         self,
         config: Config,
@@ -69,16 +80,19 @@ class ShardPool:
         reconcile: Callable[[tuple[str, ...]], Any] | None = None,
         log_level: str = "INFO",
         shard_module: str = "streams.ingest.shard",
+        *,
+        dynamic: bool = False,
+        on_released: Callable[[str], object] | None = None,
     ) -> None:
-        n = max(1, min(procs, len(cameras))) if cameras else 0
-        dump = config.model_dump(mode="json")
-        self.shards = [
-            ShardProcess(ShardSpec(i, dump, share, str(recordings_root), log_level))
-            for i, share in enumerate(deal(cameras, n))
-        ]
+        n = max(1, procs) if dynamic else (max(1, min(procs, len(cameras))) if cameras else 0)
+        self.dump = config.model_dump(mode="json")
+        self.recordings_root = str(recordings_root)
+        self.log_level = log_level
+        self.shards = [ShardProcess(i, share) for i, share in enumerate(deal(cameras, n))]
         self.channel = channel
         self.snapshots = snapshots
         self.on_segment = on_segment
+        self.on_released = on_released
         self.clock = clock
         self.reconcile = reconcile
         self.shard_module = shard_module  # what each process runs (`python -m`): a benchmark's synthetic shard
@@ -86,10 +100,52 @@ class ShardPool:
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
 
+    @property
+    def cameras(self) -> list[str]:
+        """Every camera the processes watch (or are about to), in no particular order."""
+        return [c for s in self.shards for c in s.cameras]
+
+    def set_cameras(self, cameras: Iterable[str]) -> None:
+        """Watch exactly ``cameras`` from now on: each camera taken away stops in its process (then
+        ``on_released``), each new one goes to the process with the fewest; the others stay where they are."""
+        wanted = set(cameras)
+        changed: set[int] = set()
+        for s in self.shards:
+            gone = s.cameras - wanted
+            if gone:
+                s.cameras -= gone
+                changed.add(s.index)
+                if s.running:
+                    s.releasing |= gone
+                else:  # nothing runs them now: stopped already
+                    for cam in sorted(gone):
+                        self._released(s, cam)
+        have = {c for s in self.shards for c in s.cameras}
+        for cam in sorted(wanted - have):
+            # back where it is still stopping (never two sessions to one camera), else the least loaded
+            s = next((x for x in self.shards if cam in x.releasing), None) or min(
+                self.shards, key=lambda x: (len(x.cameras), x.index))
+            s.releasing.discard(cam)
+            s.cameras.add(cam)
+            changed.add(s.index)
+        for i in sorted(changed):
+            self._send_assign(self.shards[i])
+
+    def _send_assign(self, shard: ShardProcess) -> None:
+        if shard.running:
+            assert shard.proc is not None and shard.proc.stdin is not None
+            with contextlib.suppress(ConnectionError, RuntimeError):  # it is exiting: restarted with its set
+                shard.proc.stdin.write(encode(Assign(tuple(sorted(shard.cameras)))))
+
+    def _released(self, shard: ShardProcess, camera: str) -> None:
+        shard.releasing.discard(camera)
+        if self.on_released is not None and camera not in shard.cameras:
+            self.on_released(camera)
+
     # -- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._supervise(s), name=f"ingest-proc-{s.spec.index}")
+        self._tasks = [asyncio.create_task(self._supervise(s), name=f"ingest-proc-{s.index}")
                        for s in self.shards]
 
     async def stop(self, timeout: float = 8.0) -> None:
@@ -102,7 +158,7 @@ class ShardPool:
         done, pending = await asyncio.wait(self._tasks, timeout=timeout) if self._tasks else (set(), set())
         for s in self.shards:
             if s.proc is not None and s.proc.returncode is None:
-                log.warning("ingest process %d did not stop in %g s; killing it", s.spec.index, timeout)
+                log.warning("ingest process %d did not stop in %g s; killing it", s.index, timeout)
                 with contextlib.suppress(ProcessLookupError):
                     s.proc.kill()
         for t in pending:
@@ -119,17 +175,19 @@ class ShardPool:
                 break
             self.restarts += 1
             code = shard.exits[-1] if shard.exits else None
-            log.error("ingest process %d (%d cameras) exited with code %s; restarting", shard.spec.index,
-                      len(shard.spec.cameras), code)
+            log.error("ingest process %d (%d cameras) exited with code %s; restarting", shard.index,
+                      len(shard.cameras), code)
+            for cam in sorted(shard.releasing):  # its sessions ended with it
+                self._released(shard, cam)
             now = self.clock.now_ms()
-            for cam in shard.spec.cameras:
+            for cam in sorted(shard.cameras):
                 self.channel.put_keep(WorkerEvent(cam, "disconnected", now, Reason.ERROR,
                                              f"ingest process exited (code {code}); restarting"))
             if self.reconcile is not None:
                 try:
-                    await self.reconcile(shard.spec.cameras)
+                    await self.reconcile(tuple(sorted(shard.cameras)))
                 except Exception:  # noqa: BLE001 - start-up reconciliation will retry
-                    log.exception("reconciling the recordings of ingest process %d failed", shard.spec.index)
+                    log.exception("reconciling the recordings of ingest process %d failed", shard.index)
             if ran_well:
                 backoff.reset()
             await asyncio.sleep(backoff.next_delay())
@@ -150,14 +208,16 @@ class ShardPool:
                 shard.totals_before_restart[k] += getattr(shard.health, k)
             shard.health = None
         assert proc.stdin is not None and proc.stdout is not None
+        spec = ShardSpec(shard.index, self.dump, tuple(sorted(shard.cameras)), self.recordings_root,
+                         self.log_level)
         try:
-            proc.stdin.write(encode(shard.spec))
+            proc.stdin.write(encode(spec))
             await proc.stdin.drain()
             if self._stopping:
                 proc.stdin.close()
             await self._read(shard, proc.stdout)
         except (ConnectionError, asyncio.IncompleteReadError, ValueError, pickle.UnpicklingError) as exc:
-            log.error("ingest process %d: broken message stream (%s)", shard.spec.index, exc)
+            log.error("ingest process %d: broken message stream (%s)", shard.index, exc)
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
         code = await proc.wait()
@@ -186,6 +246,8 @@ class ShardPool:
             shard.health = msg
         elif isinstance(msg, WorkerEvent):
             self.channel.put_keep(msg)  # never dropped, on this side of the pipe either
+        elif isinstance(msg, Released):
+            self._released(shard, msg.camera)
         else:
             self.channel.put(msg)
 
@@ -211,7 +273,8 @@ class ShardPool:
             "proc_restarts": self.restarts,
             "proc_pids": [s.proc.pid if s.proc is not None and s.proc.returncode is None else None
                           for s in self.shards],
-            "workers": sum(len(s.spec.cameras) for s in self.shards),
+            "workers": sum(len(s.cameras) for s in self.shards),
+            "releasing": sum(len(s.releasing) for s in self.shards),
             "cameras_receiving": sum(h.receiving for h in live),
             "samples_analysed": totals["samples"],
             "packets": totals["packets"],

@@ -1,9 +1,10 @@
 """What crosses the pipe between `cctv run` and its ingest processes.
 
 Frames are a 4-byte big-endian length and a pickle (both ends are this program, started by the parent; the
-pipe is never a network socket). Parent → child: one ``ShardSpec``. Child → parent: lists of messages —
-``WorkerEvent``, ``StreamStats``, ``CameraSample``, ``Snapshot`` (the JPEG), ``NewSegment`` (a recorded file
-to index) and ``ShardHealth`` every few seconds.
+pipe is never a network socket). Parent → child: one ``ShardSpec``, then an ``Assign`` whenever the process's
+share of cameras changes (an ingest node among many takes and gives cameras while running). Child → parent:
+lists of messages — ``WorkerEvent``, ``StreamStats``, ``CameraSample``, ``Snapshot`` (the JPEG), ``NewSegment``
+(a recorded file to index), ``Released`` (a camera taken away has stopped) and ``ShardHealth`` every few seconds.
 """
 
 from __future__ import annotations
@@ -24,6 +25,20 @@ class ShardSpec:
     cameras: tuple[str, ...]
     recordings_root: str
     log_level: str = "INFO"
+
+
+@dataclass(frozen=True, slots=True)
+class Assign:
+    """The cameras the process watches from now on (the whole set): the new ones start, the others stop."""
+
+    cameras: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Released:
+    """A camera taken away has stopped: its session is closed and its open segment queued to be finished."""
+
+    camera: str
 
 
 @dataclass(frozen=True, slots=True)

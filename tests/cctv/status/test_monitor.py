@@ -235,3 +235,30 @@ async def test_run_ticks_notices_it_was_late_and_excuses_that_time() -> None:
         assert sub.take() == []  # nothing went offline for the node's own minute
     finally:
         task.cancel()
+
+
+def test_a_camera_taken_away_gets_no_verdict_and_its_motion_ends_and_one_given_starts_fresh() -> None:
+    """An ingest node among many: the monitor forgets a camera another node takes (no offline verdict for the
+    silence that follows, motion in progress closed now) and watches a new one from no verdict."""
+    clock = FakeClock()
+    mon, ch, sub = _online_monitor(clock)
+    motion_sub = mon.bus.subscribe(TOPIC_MOTION)
+    mon.handle(sample(CAMS[0], clock, motion=True))
+    assert [m.motion for _, m in motion_sub.take()] == [True]
+    mon.remove(CAMS[0])
+    [(_, ended)] = motion_sub.take()
+    assert not ended.motion and ended.camera == CAMS[0]
+    clock.advance(60.0)
+    mon.tick()
+    mon.handle(stats(CAMS[0], clock, 900))  # a late message of the camera that left: ignored
+    assert sub.take() == [] and CAMS[0] not in mon.status
+    new = "k1/l1/rt-01/cam-9"
+    mon.add(new)
+    mon.handle(WorkerEvent(new, "connected", clock.now_ms()))
+    mon.handle(stats(new, clock, 10))
+    clock.advance(3.0)
+    mon.handle(stats(new, clock, 40))
+    mon.handle(sample(new, clock))
+    mon.tick()
+    changes = [m for _, m in sub.take() if m.camera == new]
+    assert changes and changes[0].previous is None and changes[-1].state == "online"
