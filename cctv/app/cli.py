@@ -1,4 +1,5 @@
-"""The composition root's command line: `cctv run | check-config | sim | db` and the features' commands.
+"""The composition root's command line: `cctv run | ingest | serve | check-config | sim | db` and the features'
+commands.
 
 With cctv/app/services.py (what is built) and cctv/app/node.py (in which order it starts and stops), the only
 part of ``cctv`` that imports ``streams`` and ``web``.
@@ -72,6 +73,69 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"cctv serve: cannot serve on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """``cctv ingest``: an ingest node among many. Its cameras follow the leases it holds in the shared store;
+    who is alive comes from the heartbeats on the Redis bus — both must be configured."""
+    from cctv.logs import setup_logging
+
+    setup_logging(args.log_level)
+    config = load(args)
+    missing = [k for k, v in (("store.url", config.store.url), ("bus.url", config.bus.url)) if not v]
+    if missing:
+        print(f"cctv ingest: {args.config}: {' and '.join(missing)} must be set: an ingest node shares the store "
+              "(PostgreSQL: leases, rows) and the bus (Redis: who is alive) with the other nodes (docs/nodes.md). "
+              "For one machine, use `cctv run`.", file=sys.stderr)
+        return 2
+    host = args.host or "127.0.0.1"
+    port = args.port or config.web.port
+    try:
+        asyncio.run(ingest_node(config, host, port, procs=args.ingest_procs, log_level=args.log_level))
+    except OSError as exc:
+        print(f"cctv ingest: cannot serve on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def ingest_node(config, host: str, port: int, *, procs: int | None = None,  # type: ignore[no-untyped-def]
+                      log_level: str = "INFO") -> None:
+    """``cctv ingest``: the ingest node's steps started in order, its internal HTTP server (``/healthz``) up,
+    then all stopped in reverse at SIGTERM/SIGINT."""
+    from aiohttp import web
+
+    from cctv.app.gc_pauses import GcPauses
+    from cctv.app.node import Lifecycle, ingest_node_steps
+    from cctv.config.node import node_name
+    from streams.ingest.node import IngestNode
+    from web.internal import create_internal_app
+
+    services = open_services(config)
+    node = IngestNode(services, procs, log_level, cluster=True)
+    lifecycle = Lifecycle(ingest_node_steps(services, node))
+    pauses = GcPauses()
+    pauses.install()
+    services.health_probes.append(pauses.health)
+    runner = web.AppRunner(create_internal_app(services), handle_signals=False, access_log=None)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await lifecycle.start()
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        pauses.freeze_started()
+        print(f"Kota Tangguh CCTV ingest node {node_name(config.node)}: {len(services.sites.cameras)} cameras in "
+              f"the inventory, health on http://{host}:{port}/healthz", flush=True)
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        await runner.cleanup()
+        await lifecycle.stop()  # ingest first (its leases marked and released), then the writers drain
+        services.snapshots.close()
+        services.store.close()
+        pauses.uninstall()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -179,6 +243,16 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--port", type=int, default=None, help="listen port (default: web.port from config)")
     srv.add_argument("--log-level", default=os.environ.get("CCTV_LOG_LEVEL", "INFO"))
     srv.set_defaults(func=cmd_serve)
+
+    ing = sub.add_parser("ingest", help="an ingest node among many: watches the cameras it holds leases for "
+                         "(needs store.url and bus.url)")
+    add_config_arg(ing)
+    ing.add_argument("--host", default=None, help="listen address of its /healthz (default: 127.0.0.1)")
+    ing.add_argument("--port", type=int, default=None, help="port of its /healthz (default: web.port from config)")
+    ing.add_argument("--ingest-procs", type=int, default=None, metavar="N",
+                     help="ingest processes (default: ingest.procs, 0 = one per core)")
+    ing.add_argument("--log-level", default=os.environ.get("CCTV_LOG_LEVEL", "INFO"))
+    ing.set_defaults(func=cmd_ingest)
 
     db = sub.add_parser("db", help="database schema")
     add_config_arg(db)

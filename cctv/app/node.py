@@ -25,6 +25,7 @@ from cctv.app.services import Services
 from cctv.config.node import node_name
 from cctv.status.nodes import NodeBeat, NodeRegistry
 from cctv.status.redis_bus import RedisBus
+from cctv.store.leases import Fence
 from cctv.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
@@ -129,9 +130,10 @@ class History:
 class Writers:
     """The bus subscribers that write: the store writer (intervals, motion, segments) and the alert writer."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, *, fences: Callable[[str], Fence | None] | None = None,
+                 on_released: Callable[[str], object] | None = None) -> None:
         s = services
-        self.store = StoreWriter(s.store, s.bus)
+        self.store = StoreWriter(s.store, s.bus, fences=fences, on_released=on_released)
         self.alerts = AlertWriter(s.store, s.bus, s.clock, s.alerts, int(s.config.alerts.stable_after_s * 1000))
         self._task: asyncio.Task[None] | None = None
         services.health_probes.append(self.health)
@@ -156,6 +158,8 @@ class Writers:
             "store_outages": self.store.outages,  # the store was away; rows waited
             "store_waiting": self.store.waiting,
             "store_lost": self.store.lost,  # given up at a shutdown with the store still away
+            "store_not_held": self.store.not_held,  # rows of a camera whose lease this node no longer holds
+            "store_fenced_out": self.store.fenced_out,  # refused: another node took the lease meanwhile
             "alerts_written": self.alerts.written,
             "alert_errors": self.alerts.errors,
         }
@@ -177,6 +181,20 @@ def node_steps(services: Services, ingest: Step | None = None) -> list[Step]:
     if ingest is not None:
         steps.append(ingest)
     return steps
+
+
+def ingest_node_steps(services: Services, node: Any) -> list[Step]:
+    """An ingest node among many (``cctv ingest``; ``node``: a cluster ``streams.ingest.node.IngestNode``): the
+    bridge and its heartbeat, the writers — every status write fenced by the lease the node holds — and ingest.
+    No crash recovery of intervals: a lost node's cameras get their ``unmonitored`` gap from the node that takes
+    them, and this node's own, after a restart, from itself (streams/ingest/keeper.py)."""
+    keeper = node.keeper
+    writers = Writers(services, fences=keeper.fence, on_released=keeper.on_released)
+    return [
+        *bus_steps(services, "ingest"),
+        Step("writers", writers.start, writers.stop),
+        Step("ingest", node.start, node.stop),
+    ]
 
 
 def web_node_steps(services: Services) -> list[Step]:
@@ -237,7 +255,8 @@ class Heartbeat:
         node = self.s.config.node
         cameras = int(health.get("workers", 0)) if self.role != "web" else 0
         return NodeBeat(self.name, self.role, self.started_ms, self.s.clock.now_ms(), cameras=cameras,
-                        lag_p99_ms=health.get("lag_ms_p99"), capacity=node.capacity, prefers=tuple(node.prefers))
+                        lag_p99_ms=health.get("lag_ms_p99"), capacity=node.capacity, prefers=tuple(node.prefers),
+                        draining=bool(health.get("draining", False)))
 
     async def _forever(self) -> None:
         assert self.registry is not None

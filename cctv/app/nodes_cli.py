@@ -19,6 +19,59 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_config_arg(p)
     p.add_argument("--json", action="store_true", help="one JSON object per node")
     p.set_defaults(func=cmd_nodes)
+    p_sub = p.add_subparsers(dest="nodes_command", metavar="ACTION")
+    for action, text in (("drain", "maintenance: NODE gives its cameras to the other ingest nodes, gradually"),
+                         ("undrain", "NODE takes cameras again")):
+        a = p_sub.add_parser(action, help=text)
+        a.add_argument("--config", default=argparse.SUPPRESS, metavar="FILE", help="as for `cctv nodes`")
+        a.add_argument("node", metavar="NODE", help="the node's name (node.name in its config)")
+        a.set_defaults(func=cmd_drain, draining=action == "drain")
+
+
+def _bus_url_or_exit(config, command: str) -> str | None:  # type: ignore[no-untyped-def]
+    if not config.bus.url:
+        print(f"{command}: bus.url is not set: one node alone (`cctv run`) has no registry", file=sys.stderr)
+        return None
+    return str(config.bus.url)
+
+
+def cmd_drain(args: argparse.Namespace) -> int:
+    import redis.asyncio as aioredis
+    from redis.exceptions import RedisError
+
+    from cctv.config.cli import load_or_exit
+    from cctv.config.node import NODE_NAME_RE
+    from cctv.status.nodes import NodeRegistry
+
+    command = f"cctv nodes {'drain' if args.draining else 'undrain'}"
+    config = load_or_exit(args.config, command)[1]
+    url = _bus_url_or_exit(config, command)
+    if url is None:
+        return 2
+    import re
+
+    if not re.match(NODE_NAME_RE, args.node):
+        print(f"{command}: {args.node!r} is not a node name (letters, digits, '.', '_', '-')", file=sys.stderr)
+        return 2
+
+    async def write() -> list[str]:
+        client = aioredis.Redis.from_url(url, socket_connect_timeout=3)
+        try:
+            reg = NodeRegistry(client)
+            await reg.set_draining(args.node, args.draining)
+            return [n.name for n in await reg.nodes()]
+        finally:
+            await client.aclose()
+
+    try:
+        alive = asyncio.run(write())
+    except (RedisError, OSError) as exc:
+        print(f"{command}: cannot reach {redact_url(url)}: {exc}", file=sys.stderr)
+        return 1
+    state = "draining: its cameras move to the other ingest nodes" if args.draining else "takes cameras again"
+    note = "" if args.node in alive else " (not alive now: it applies when it starts)"
+    print(f"node {args.node} {state}{note}")
+    return 0
 
 
 def cmd_nodes(args: argparse.Namespace) -> int:
@@ -29,9 +82,7 @@ def cmd_nodes(args: argparse.Namespace) -> int:
     from cctv.status.nodes import NodeRegistry
 
     config = load_or_exit(args.config, "cctv nodes")[1]
-    if not config.bus.url:
-        print(f"cctv nodes: {args.config}: bus.url is not set: one node alone (`cctv run`) has no registry",
-              file=sys.stderr)
+    if _bus_url_or_exit(config, f"cctv nodes: {args.config}") is None:
         return 2
 
     async def read():  # type: ignore[no-untyped-def]

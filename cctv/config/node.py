@@ -34,6 +34,11 @@ class Node(_Model):
         2.0, ge=0.5, le=300, description="How often an ingest node renews its leases (well below lease_ttl_s).",
     )
 
+    moves_per_round: int = Field(
+        50, ge=1, le=10_000, description="At most this many cameras an ingest node takes, and as many it gives "
+        "away, per renewal: when a node joins or drains, cameras move gradually (no reconnect storm).",
+    )
+
     @model_validator(mode="after")
     def renew_well_within_ttl(self) -> Node:
         if self.renew_every_s * 2 > self.lease_ttl_s:

@@ -195,7 +195,9 @@ TOPIC_SEGMENT = "segment"  # NewSegment (a recorded file to index): store writer
 TOPIC_SNAPSHOT = "snapshot"  # SnapshotReady: live model, sockets (the JPEG stays in the SnapshotStore)
 TOPIC_STATS = "stats"  # StatsBatch, once per stats_every_s per monitor: live model (camera page, /api/cameras)
 TOPIC_COUNTS = "counts"  # AreaCounts, at most once a second: sockets (this process's aggregates, never shared)
+TOPIC_LEASE = "lease"  # LeaseRelease (cctv/store/leases.py), an ingest node's lease keeper: its store writer, in
+# order after the camera's last rows (never crosses nodes)
 
 # Topics whose messages are never dropped on their way (a lost one would be a wrong interval or a missing
 # segment row forever); the others are bounded, drop-oldest and counted per subscriber.
-KEEP_TOPICS = frozenset({TOPIC_STATUS, TOPIC_MOTION, TOPIC_SEGMENT})
+KEEP_TOPICS = frozenset({TOPIC_STATUS, TOPIC_MOTION, TOPIC_SEGMENT, TOPIC_LEASE})

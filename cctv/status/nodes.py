@@ -17,6 +17,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 KEY = "cctv:node:"
+DRAIN_KEY = "cctv:drain:"  # set by `cctv nodes drain NAME`: that ingest node gives its cameras away (maintenance)
 
 
 def software_version() -> str:
@@ -57,6 +58,16 @@ class NodeRegistry:
     async def leave(self, name: str) -> None:
         """A clean stop: gone from the list at once, not after the ttl."""
         await self.client.delete(KEY + name)
+
+    async def set_draining(self, name: str, draining: bool) -> None:
+        """Maintenance mode for ``name``: its cameras move to the other nodes, gradually; undone by False."""
+        if draining:
+            await self.client.set(DRAIN_KEY + name, "1")
+        else:
+            await self.client.delete(DRAIN_KEY + name)
+
+    async def draining(self, name: str) -> bool:
+        return bool(await self.client.exists(DRAIN_KEY + name))
 
     async def nodes(self) -> list[NodeBeat]:
         """Every node whose heartbeat has not expired, by name; a heartbeat that cannot be read is skipped."""

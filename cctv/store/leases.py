@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, and_, case, exists, select, tuple_, u
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from cctv.store.db import transaction
 from cctv.store.lease_models import CameraLease
 
 _L = CameraLease.__table__
@@ -53,6 +54,16 @@ class Grant:
     from_node: str | None = None
     watched_until_ms: int | None = None
     released: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseRelease:
+    """On the bus (``lease``), for this node's store writer: give up ``camera``'s lease at ``at_ms``, after the
+    rows queued before it (the camera's last verdicts and its ``unmonitored`` mark) are written with it."""
+
+    camera: str
+    fence: Fence
+    at_ms: int
 
 
 def holds(conn: Connection, camera: str, fence: Fence, *, lock: bool = False) -> bool:
@@ -126,18 +137,19 @@ class LeaseStore:
         out of the answer (another node took them: stop reporting them)."""
         return set(self._set_expiry(node, held, now_ms + ttl_ms, now_ms))
 
-    def release(self, node: str, held: Mapping[str, int], now_ms: int) -> int:
+    def release(self, node: str, held: Mapping[str, int], now_ms: int, conn: Connection | None = None) -> int:
         """Give up leases (a clean handover or stop): they expire now, their token stays. Returns how many."""
-        return len(self._set_expiry(node, held, now_ms, now_ms))
+        return len(self._set_expiry(node, held, now_ms, now_ms, conn))
 
-    def _set_expiry(self, node: str, held: Mapping[str, int], expires_ms: int, now_ms: int) -> list[str]:
+    def _set_expiry(self, node: str, held: Mapping[str, int], expires_ms: int, now_ms: int,
+                    conn: Connection | None = None) -> list[str]:
         """Set ``expires_ms`` (and ``renewed_ms`` to now) on the leases ``node`` still holds with the given
         tokens; those cameras."""
         if not held:
             return []
         out: list[str] = []
         items = sorted(held.items())
-        with self.engine.begin() as conn:
+        with transaction(self.engine, conn) as conn:
             for i in range(0, len(items), 500):  # one statement per 500 leases, not one per camera
                 stmt = (
                     update(_L)

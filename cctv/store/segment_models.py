@@ -22,6 +22,8 @@ class SegmentRow(Base):
     sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     packets: Mapped[int] = mapped_column(Integer, nullable=False)
     garbage: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    # the ingest node whose disk holds the file (migration 0011); NULL: the one node of ``cctv run``
+    node: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
     __table_args__ = (
         CheckConstraint("end_ms >= start_ms", name="end_after_start"),
@@ -30,6 +32,7 @@ class SegmentRow(Base):
         Index("ix_segments_camera_start", "camera", "start_ms"),
         Index("uq_segments_path", "path", unique=True),
         Index("ix_segments_end", "end_ms"),
+        Index("ix_segments_node_camera_start", "node", "camera", "start_ms"),
     )
 
 

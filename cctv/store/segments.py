@@ -28,6 +28,7 @@ class NewSegment:
     size_bytes: int
     sha256: str
     packets: int
+    node: str | None = None  # the ingest node whose disk holds it (None: the one node of ``cctv run``)
 
 
 def add_segment(store: Store, seg: NewSegment, conn: Connection | None = None) -> int:
@@ -35,7 +36,7 @@ def add_segment(store: Store, seg: NewSegment, conn: Connection | None = None) -
         res = conn.execute(
             insert(SegmentRow).values(
                 camera=seg.camera, start_ms=seg.start_ms, end_ms=seg.end_ms, path=seg.path,
-                size_bytes=seg.size_bytes, sha256=seg.sha256, packets=seg.packets, garbage=False,
+                size_bytes=seg.size_bytes, sha256=seg.sha256, packets=seg.packets, garbage=False, node=seg.node,
             ).returning(SegmentRow.id)
         )
         return int(res.scalar_one())
@@ -51,9 +52,11 @@ def _columns() -> tuple:
 
 
 def segments(store: Store, camera: str | None = None, since_ms: int | None = None,
-             until_ms: int | None = None, include_garbage: bool = False) -> list[Segment]:
-    """Segments overlapping [since_ms, until_ms), by camera then start."""
+             until_ms: int | None = None, include_garbage: bool = False, node: str | None = None) -> list[Segment]:
+    """Segments overlapping [since_ms, until_ms), by camera then start (only ``node``'s files when given)."""
     q = select(*_columns())
+    if node is not None:
+        q = q.where(SegmentRow.node == node)
     if camera is not None:
         q = q.where(SegmentRow.camera == camera)
     if since_ms is not None:
@@ -88,11 +91,13 @@ def mark_garbage(store: Store, ids: Sequence[int]) -> int:
         ).rowcount or 0
 
 
-def garbage_paths(store: Store) -> list[tuple[int, str]]:
+def garbage_paths(store: Store, node: str | None = None) -> list[tuple[int, str]]:
+    """Segments marked for deletion (only ``node``'s files when given: the others are on other disks)."""
+    q = select(SegmentRow.id, SegmentRow.path).where(SegmentRow.garbage.is_(True))
+    if node is not None:
+        q = q.where(SegmentRow.node == node)
     with store.engine.connect() as conn:
-        return [(r.id, r.path) for r in conn.execute(
-            select(SegmentRow.id, SegmentRow.path).where(SegmentRow.garbage.is_(True)).order_by(SegmentRow.id)
-        )]
+        return [(r.id, r.path) for r in conn.execute(q.order_by(SegmentRow.id))]
 
 
 def delete_rows(store: Store, ids: Sequence[int]) -> None:

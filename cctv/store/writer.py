@@ -16,14 +16,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from cctv.redact import redact_text
 from cctv.status.bus import Bus
-from cctv.status.messages import TOPIC_MOTION, TOPIC_SEGMENT, TOPIC_STATUS, MotionChange, StatusChange
+from cctv.status.messages import (
+    TOPIC_LEASE,
+    TOPIC_MOTION,
+    TOPIC_SEGMENT,
+    TOPIC_STATUS,
+    MotionChange,
+    State,
+    StatusChange,
+)
+from cctv.store.leases import Fence, LeaseRelease, LeaseStore
+from cctv.store.models import MotionEvent
 from cctv.store.segments import NewSegment, add_segment
 from cctv.store.store import Store
 
@@ -45,10 +56,22 @@ def store_away(exc: BaseException) -> bool:
 
 
 class StoreWriter:
-    def __init__(self, store: Store, bus: Bus, batch_max: int = BATCH_MAX) -> None:
+    """``fences``: an ingest node among many — the lease this node holds for a camera (None: it holds none).
+    Status and motion rows of a camera it does not hold are not written (``not_held``); a status write whose
+    lease was taken meanwhile writes nothing (``fenced_out``, checked in the statement itself). Its
+    ``LeaseRelease`` messages are applied in order after the camera's last rows; ``on_released`` (on the event
+    loop) hears of each once committed."""
+
+    def __init__(self, store: Store, bus: Bus, batch_max: int = BATCH_MAX, *,
+                 fences: Callable[[str], Fence | None] | None = None,
+                 on_released: Callable[[str], object] | None = None) -> None:
         self.store = store
         self.batch_max = batch_max
-        self.sub = bus.subscribe(TOPIC_STATUS, TOPIC_MOTION, TOPIC_SEGMENT, maxlen=1)  # keep topics only
+        self.fences = fences
+        self.on_released = on_released
+        self.leases = LeaseStore(store.engine)
+        topics = (TOPIC_STATUS, TOPIC_MOTION, TOPIC_SEGMENT) + ((TOPIC_LEASE,) if fences is not None else ())
+        self.sub = bus.subscribe(*topics, maxlen=1)  # keep topics only
         self._open_motion: dict[str, int] = {}  # camera -> id of its open motion event (writer thread only)
         self.written = 0
         self.errors = 0
@@ -56,7 +79,11 @@ class StoreWriter:
         self.outages = 0  # times the store was away while rows waited
         self.waiting = 0  # rows waiting for the store now
         self.lost = 0  # rows given up at shutdown because the store never came back
+        self.not_held = 0  # rows of a camera this node holds no lease for (taken, or released): not written
+        self.fenced_out = 0  # status writes refused by the store: another node took the lease meanwhile
+        self.released = 0
         self._stopping = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def dropped(self) -> int:
@@ -67,6 +94,7 @@ class StoreWriter:
         return self.sub.channel.keep_queued
 
     async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
         try:
             while batch := await self.sub.get_batch():
                 await self._write(batch)
@@ -120,10 +148,11 @@ class StoreWriter:
 
     def _write_batch(self, messages: list[Any]) -> None:
         opened: dict[str, int | None] = {}
+        released: list[str] = []
         try:
             with self.store.engine.begin() as conn:
                 for m in messages:
-                    self._apply(conn, m, opened)
+                    self._apply(conn, m, opened, released)
         except Exception as exc:  # noqa: BLE001 - one by one, so a bad row costs only itself
             if store_away(exc):
                 first = (str(exc).splitlines() or [""])[0][:200]
@@ -132,25 +161,48 @@ class StoreWriter:
                         exc_info=True)
             for m in messages:
                 one: dict[str, int | None] = {}
+                gone: list[str] = []
                 try:
                     with self.store.engine.begin() as conn:
-                        self._apply(conn, m, one)
+                        self._apply(conn, m, one, gone)
                 except Exception:  # noqa: BLE001 - counted and visible on /healthz; the writer goes on
                     self.errors += 1
                     log.exception("store writer: could not write %s", type(m).__name__)
                     continue
                 self._commit_motion(one)
+                self._commit_released(gone)
                 self.written += 1
             return
         self._commit_motion(opened)
+        self._commit_released(released)
         self.written += len(messages)
         self.batches += 1
 
-    def _apply(self, conn: Connection, m: Any, opened: dict[str, int | None]) -> None:
+    def _apply(self, conn: Connection, m: Any, opened: dict[str, int | None], released: list[str]) -> None:
+        if isinstance(m, NewSegment):
+            add_segment(self.store, m, conn)  # never fenced: footage is kept whoever recorded it
+            return
+        fence = None
+        if self.fences is not None and isinstance(m, (StatusChange, MotionChange, LeaseRelease)):
+            fence = m.fence if isinstance(m, LeaseRelease) else self.fences(m.camera)
+            if fence is None:
+                self.not_held += 1
+                return
         if isinstance(m, StatusChange):
-            self.store.apply_status_change(m, conn)
-        elif isinstance(m, NewSegment):
-            add_segment(self.store, m, conn)
+            if not self.store.apply_status_change(m, conn, fence):
+                if fence is not None:
+                    self.fenced_out += 1
+                return
+            if m.state == State.UNMONITORED:  # nobody watches it now: motion seen by the last holder is over
+                conn.execute(update(MotionEvent).where(MotionEvent.camera == m.camera, MotionEvent.end_ms.is_(None))
+                             .values(end_ms=func.max(MotionEvent.start_ms, m.since_ms)
+                                     if conn.dialect.name == "sqlite"
+                                     else func.greatest(MotionEvent.start_ms, m.since_ms)))
+                opened[m.camera] = None
+        elif isinstance(m, LeaseRelease):
+            assert fence is not None
+            if self.leases.release(fence.node, {m.camera: fence.token}, m.at_ms, conn):
+                released.append(m.camera)
         elif isinstance(m, MotionChange):
             current = opened[m.camera] if m.camera in opened else self._open_motion.get(m.camera)
             if m.motion:
@@ -159,6 +211,12 @@ class StoreWriter:
             elif current is not None:
                 self.store.end_motion_event(current, m.t_ms, m.score, conn)
                 opened[m.camera] = None
+
+    def _commit_released(self, cameras: list[str]) -> None:
+        self.released += len(cameras)
+        if cameras and self.on_released is not None and self._loop is not None:
+            for cam in cameras:
+                self._loop.call_soon_threadsafe(self.on_released, cam)
 
     def _commit_motion(self, opened: dict[str, int | None]) -> None:
         for camera, event_id in opened.items():

@@ -1,4 +1,8 @@
-"""Ingest on this node: the ingest processes (streams.ingest.pool), and the status monitor fed by them."""
+"""Ingest on this node: the ingest processes (streams.ingest.pool), and the status monitor fed by them.
+
+``cluster``: an ingest node among many (``cctv ingest``, docs/nodes.md) — it starts with no camera and watches
+the ones its lease keeper (streams/ingest/keeper.py) holds, taking and giving them while running; its segment
+rows, reconciliation and retention are its own disk's (``segments.node``)."""
 
 from __future__ import annotations
 
@@ -6,8 +10,11 @@ import asyncio
 import contextlib
 import logging
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import redis.asyncio as aioredis
 
 from cctv.alerts.model import DISK_FULL, DISK_LOW, Observation
 from cctv.alerts.writer import AlertWriter, NodeWatch
@@ -18,7 +25,12 @@ from cctv.status.channel import Channel, droppable_bound
 from cctv.status.machine import StatusParams
 from cctv.status.messages import TOPIC_SEGMENT
 from cctv.status.monitor import Monitor
+from cctv.status.nodes import NodeRegistry
+from cctv.status.redis_bus import RedisBus
+from cctv.store.leases import LeaseStore
 from cctv.store.segments import NewSegment
+from streams.ingest.assignment import NodeInfo
+from streams.ingest.keeper import LeaseKeeper, Watch
 from streams.ingest.pool import ShardPool, default_procs
 from streams.recording.maintenance import RetentionTask, reconcile_recordings
 
@@ -27,11 +39,14 @@ log = logging.getLogger(__name__)
 
 class IngestNode:
     def __init__(self, services: Services, procs: int | None = None, log_level: str = "INFO",
-                 shard_module: str = "streams.ingest.shard") -> None:
+                 shard_module: str = "streams.ingest.shard", *, cluster: bool = False) -> None:
         cfg = services.config
         self.services = services
-        cameras = sum(1 for c in services.sites.cameras if c.enabled)
-        self.channel: Channel[Any] = Channel(droppable_bound(cfg.ingest.queue_size, cameras))
+        self.cluster = cluster
+        self.name = node_name(cfg.node)
+        inventory = [c.path for c in services.sites.cameras if c.enabled]
+        expected = min(len(inventory), cfg.node.capacity or len(inventory))
+        self.channel: Channel[Any] = Channel(droppable_bound(cfg.ingest.queue_size, expected))
         rec = cfg.recording
         self.recordings = Path(recordings_root(cfg.data_dir, rec.dir))
         self.retention = RetentionTask(
@@ -44,12 +59,15 @@ class IngestNode:
             ),
             services.clock,
             rec.retention_check_s,
+            node=self.name if cluster else None,
         )
-        cameras = [c.path for c in services.sites.cameras if c.enabled]
-        n = procs if procs else (cfg.ingest.procs or default_procs(len(cameras)))
+        cameras = [] if cluster else inventory
+        n = procs if procs else (cfg.ingest.procs or default_procs(expected))
+        self.keeper: LeaseKeeper | None = None
         self.pool = ShardPool(
             cfg, cameras, n, self.recordings, self.channel, services.snapshots, self._on_segment,
             services.clock, self._reconcile if rec.enabled else None, log_level, shard_module,
+            dynamic=cluster, on_released=self._stopped if cluster else None,
         )
         st = cfg.status
         self.monitor = Monitor(
@@ -66,7 +84,42 @@ class IngestNode:
             where=str(self.recordings),
         )) if rec.enabled else None
         self._tasks: list[asyncio.Task[Any]] = []
+        self.registry: NodeRegistry | None = None
+        self._redis: aioredis.Redis | None = None
+        if cluster:
+            self.keeper = LeaseKeeper(
+                node=NodeInfo(self.name, cfg.node.capacity, tuple(cfg.node.prefers)),
+                inventory=inventory, leases=LeaseStore(services.store.engine), nodes=self._live_nodes,
+                watch=Watch(self._start_camera, self._stop_camera), bus=services.bus, clock=services.clock,
+                ttl_s=cfg.node.lease_ttl_s, every_s=cfg.node.renew_every_s, moves_per_round=cfg.node.moves_per_round,
+            )
+            services.health_probes.append(self.keeper.health)
         services.health_probes.append(self.health)
+
+    # -- an ingest node among many: what the lease keeper starts and stops ---------------------------
+
+    def _start_camera(self, camera: str) -> None:
+        self.monitor.add(camera)
+        self._sync_pool()
+
+    def _stop_camera(self, camera: str) -> None:
+        self.monitor.remove(camera)
+        self._sync_pool()
+
+    def _sync_pool(self) -> None:
+        k = self.keeper
+        assert k is not None
+        self.pool.set_cameras(set(k.held) - k.stopping - k.releasing)
+
+    def _stopped(self, camera: str) -> None:
+        if self.keeper is not None:
+            self.keeper.on_stopped(camera)
+
+    async def _live_nodes(self) -> list[Any]:
+        assert self.registry is not None
+        beats = await self.registry.nodes()
+        self.keeper.draining = await self.registry.draining(self.name)  # type: ignore[union-attr]
+        return beats
 
     async def _observe_disk(self) -> dict[str, Observation]:
         """Disk full: some recorder is paused on ENOSPC. Nearly full: free space under warn_free_pct."""
@@ -83,18 +136,24 @@ class IngestNode:
         return seen
 
     def _on_segment(self, seg: NewSegment) -> None:
+        if self.cluster:
+            seg = replace(seg, node=self.name)  # the file is on this node's disk
         self.services.bus.publish(TOPIC_SEGMENT, seg)  # the store writer indexes it (never dropped)
 
     async def _reconcile(self, cameras: tuple[str, ...]) -> None:
         store = self.services.store
-        await store.awrite(reconcile_recordings, self.recordings, store, cameras)
+        await store.awrite(reconcile_recordings, self.recordings, store, cameras, node=self._disk_node)
+
+    @property
+    def _disk_node(self) -> str | None:
+        return self.name if self.cluster else None
 
     async def start(self) -> None:
         self.channel.bind(asyncio.get_running_loop())
         if self.services.config.recording.enabled:
             # before any ingest process writes: finish what an unclean stop left
             store = self.services.store
-            await store.awrite(reconcile_recordings, self.recordings, store)
+            await store.awrite(reconcile_recordings, self.recordings, store, node=self._disk_node)
         self._tasks = [
             asyncio.create_task(self.monitor.run(), name="monitor"),
             asyncio.create_task(self.monitor.run_ticks(), name="monitor-ticks"),
@@ -105,14 +164,26 @@ class IngestNode:
         if self.node_alerts is not None:
             self.recordings.mkdir(parents=True, exist_ok=True)
             await self.node_alerts.start()
-        log.info("ingest: %d cameras over %d processes", len(self.monitor_cameras), len(self.pool.shards))
+        if self.keeper is not None:
+            bus = self.services.bus
+            assert isinstance(bus, RedisBus)
+            self._redis = aioredis.Redis.from_url(bus.url, socket_connect_timeout=3, socket_timeout=3)
+            self.registry = NodeRegistry(self._redis, self.services.config.node.lease_ttl_s)
+            await self.keeper.start()
+            log.info("ingest node %s: %d processes; cameras follow the leases it holds", self.name,
+                     len(self.pool.shards))
+        else:
+            log.info("ingest: %d cameras over %d processes", len(self.monitor_cameras), len(self.pool.shards))
 
     @property
     def monitor_cameras(self) -> list[str]:
         return self.pool.cameras
 
     async def stop(self) -> None:
-        """Stop the ingest processes (they finish their segments), close the channel, drain the monitor."""
+        """Stop the ingest processes (they finish their segments), close the channel, drain the monitor; an
+        ingest node among many then marks and releases its leases (through the writers, which stop after)."""
+        if self.keeper is not None:
+            await self.keeper.stop()
         if self.node_alerts is not None:
             await self.node_alerts.stop()
         await self.pool.stop()
@@ -124,6 +195,13 @@ class IngestNode:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         await monitor_task  # returns once the closed channel is empty
+        if self.keeper is not None:
+            for camera in list(self.monitor.status):
+                self.monitor.remove(camera)  # motion in progress ends at the stop
+            self.keeper.release_all()
+            self.keeper.close()
+        if self._redis is not None:
+            await self._redis.aclose()
 
     def health(self) -> dict[str, Any]:
         return self.pool.health() | {

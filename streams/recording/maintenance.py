@@ -68,8 +68,9 @@ def files_under(root: Path) -> list[str]:
 
 
 def reconcile_recordings(root: Path, store: Store, cameras: Iterable[str] | None = None,
-                         writers_wait_s: float = WRITERS_WAIT_S) -> ReconcileReport:
-    """Finish what an unclean stop left (all cameras, or only ``cameras``: an ingest process that died)."""
+                         writers_wait_s: float = WRITERS_WAIT_S, node: str | None = None) -> ReconcileReport:
+    """Finish what an unclean stop left (all cameras, or only ``cameras``: an ingest process that died).
+    ``node``: an ingest node among many on one store — only the rows of its own disk are compared with it."""
     rep = ReconcileReport()
     only = None if cameras is None else set(cameras)
 
@@ -82,31 +83,31 @@ def reconcile_recordings(root: Path, store: Store, cameras: Iterable[str] | None
     if rep.still_written:
         log.warning("%d partial segments are still held by a live process after %g s; left for the next "
                     "reconciliation: %s", len(rep.still_written), writers_wait_s, rep.still_written)
-    rows = segments(store, include_garbage=True)
+    rows = segments(store, include_garbage=True, node=node)
     if only is not None:
         rows = [r for r in rows if r.camera in only]
     plan = reconcile(files, rows)
     for rel in plan.unlink_garbage:
         (root / rel).unlink(missing_ok=True)
         rep.unlinked_garbage += 1
-    done_garbage = [i for i, p in garbage_paths(store) if p in set(plan.unlink_garbage)]
+    done_garbage = [i for i, p in garbage_paths(store, node) if p in set(plan.unlink_garbage)]
     delete_rows(store, sorted(set(done_garbage) | set(plan.drop_rows)))
     rep.dropped_rows = len(plan.drop_rows)
     indexed = {r.path for r in rows}
     for rel in plan.finish_partials:
         final_rel = rel[: -len(PARTIAL_SUFFIX)] + SEGMENT_SUFFIX
         if not (root / rel).exists() and (root / final_rel).exists():  # its writer finished it meanwhile
-            if final_rel not in indexed and _index(root, store, final_rel, final_rel, rep):
+            if final_rel not in indexed and _index(root, store, final_rel, final_rel, rep, node):
                 rep.indexed += 1
                 indexed.add(final_rel)
             continue
-        if _index(root, store, rel, final_rel, rep):
+        if _index(root, store, rel, final_rel, rep, node):
             rep.finished_partials += 1
         else:
             (root / rel).unlink(missing_ok=True)
             rep.discarded_partials += 1
     for rel in plan.index_files:
-        if rel not in indexed and _index(root, store, rel, rel, rep):
+        if rel not in indexed and _index(root, store, rel, rel, rep, node):
             rep.indexed += 1
     if any((rep.indexed, rep.finished_partials, rep.discarded_partials, rep.dropped_rows, rep.unlinked_garbage)):
         log.warning("recordings reconciled after an unclean stop: %s", rep)
@@ -138,7 +139,7 @@ def _held(root: Path, files: list[str]) -> list[str]:
     return [f for f in files if f.endswith(PARTIAL_SUFFIX) and held_by_a_writer(root / f)]
 
 
-def _index(root: Path, store: Store, rel: str, final_rel: str, rep: ReconcileReport) -> bool:
+def _index(root: Path, store: Store, rel: str, final_rel: str, rep: ReconcileReport, node: str | None) -> bool:
     camera = camera_of_relpath(rel)
     try:
         start_ms = int(Path(rel).name.split(".")[0])
@@ -153,18 +154,19 @@ def _index(root: Path, store: Store, rel: str, final_rel: str, rep: ReconcileRep
     if final_rel != rel:
         os.replace(root / rel, root / final_rel)
         fsync_dir((root / final_rel).parent)
-    add_segment(store, NewSegment(camera, start_ms, end_ms, final_rel, size, digest, packets))
+    add_segment(store, NewSegment(camera, start_ms, end_ms, final_rel, size, digest, packets, node))
     return True
 
 
-def apply_retention(root: Path, store: Store, policy: RetentionPolicy, now_ms: int) -> int:
-    """One retention pass (runs on the store's writer thread through ``Store.awrite``). Returns deletions."""
-    victims = retention_victims(segments(store), policy, now_ms)
+def apply_retention(root: Path, store: Store, policy: RetentionPolicy, now_ms: int, node: str | None = None) -> int:
+    """One retention pass (runs on the store's writer thread through ``Store.awrite``). Returns deletions.
+    ``node``: an ingest node among many keeps its own disk (its quota, its files)."""
+    victims = retention_victims(segments(store, node=node), policy, now_ms)
     if not victims:
         return 0
     mark_garbage(store, [v.id for v in victims])
     gone = []
-    for seg_id, rel in garbage_paths(store):
+    for seg_id, rel in garbage_paths(store, node):
         try:
             (root / rel).unlink(missing_ok=True)
             gone.append(seg_id)
@@ -175,8 +177,10 @@ def apply_retention(root: Path, store: Store, policy: RetentionPolicy, now_ms: i
 
 
 class RetentionTask:
-    def __init__(self, root: Path, store: Store, policy: RetentionPolicy, clock: Clock, every_s: float) -> None:
+    def __init__(self, root: Path, store: Store, policy: RetentionPolicy, clock: Clock, every_s: float,
+                 node: str | None = None) -> None:
         self.root, self.store, self.policy, self.clock, self.every_s = root, store, policy, clock, every_s
+        self.node = node
         self.deleted = 0
         self.errors = 0
 
@@ -184,7 +188,7 @@ class RetentionTask:
         while True:
             try:
                 self.deleted += await self.store.awrite(
-                    apply_retention, self.root, self.store, self.policy, self.clock.now_ms()
+                    apply_retention, self.root, self.store, self.policy, self.clock.now_ms(), self.node
                 )
             except Exception:  # noqa: BLE001 - counted; the next pass tries again
                 self.errors += 1

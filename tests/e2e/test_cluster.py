@@ -1,0 +1,122 @@
+"""Many nodes on one machine (docs/nodes.md): 3 ingest nodes and a web node on a real PostgreSQL and Redis, with
+the simulator's cameras over real RTSP. Every camera is watched by exactly the node assignment names; an ingest
+node killed with SIGKILL loses its cameras to the others within 15 s, with an honest ``unmonitored`` gap in
+the store; restarted, it takes its share back by clean handovers; stopped, each node releases what it holds."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from cctv.config import load_config
+from streams.ingest.assignment import NodeInfo, assign
+from streams.sim import SimulatorProcess
+from tests.helpers.city import camera_paths, write_city
+from tests.helpers.cluster import Cluster
+from tests.helpers.e2e import cameras
+from tests.helpers.eventually import eventually
+from tests.helpers.servers import free_port, gst_rtsp_missing
+
+pytestmark = [pytest.mark.slow, pytest.mark.rtsp]
+
+N_CAMERAS = 9
+INGEST = ("ingest-a", "ingest-b", "ingest-c")
+
+
+def planned(names: tuple[str, ...], paths: list[str]) -> dict[str, str | None]:
+    return assign(paths, [NodeInfo(n) for n in names])
+
+
+def all_online(base: str, paths: list[str]) -> bool:
+    c = cameras(base)
+    return bool(c) and all(c.get(p, {}).get("state") == "online" for p in paths)
+
+
+def holders(cluster: Cluster) -> dict[str, str]:
+    now_ms = time.time() * 1000
+    return {cam: node for cam, (node, _t, expires, _r) in cluster.leases().items() if expires > now_ms}
+
+
+def test_failover_handover_and_clean_stop(tmp_path: Path) -> None:
+    if why := gst_rtsp_missing():
+        pytest.skip(why)
+    paths = camera_paths(N_CAMERAS)
+    city = write_city(tmp_path, free_port(), free_port(), N_CAMERAS, extra="recording: {enabled: false}")
+    config = load_config(city)
+    cluster = Cluster(tmp_path / "cluster", config.model_dump(mode="json", exclude_unset=True))
+    try:
+        with SimulatorProcess(config, tmp_path / "cache", tmp_path / "truth.jsonl"):
+            _scenario(cluster, paths)
+    finally:
+        cluster.close()
+
+
+def _scenario(cluster: Cluster, paths: list[str]) -> None:
+    web = cluster.start(cluster.add("web-1", "serve"))
+    nodes = {n: cluster.start(cluster.add(n)) for n in INGEST}
+    plan = planned(INGEST, paths)
+    assert len(set(plan.values())) == 3  # every node has a share (rendezvous over these names)
+
+    # 1. every camera online, each watched by the node assignment names, once
+    eventually(lambda: holders(cluster) == plan, 60, lambda: f"leases as planned: {holders(cluster)} vs {plan}")
+    eventually(lambda: all_online(web.base, paths), 60, lambda: f"all online via the web node: {cameras(web.base)}")
+    for n, node in nodes.items():
+        h = node.health()["ingest"]
+        assert h["leases_held"] == sum(1 for v in plan.values() if v == n) == h["workers"], h
+
+    # 2. SIGKILL the node with the most cameras: the others take them within 15 s, with an unmonitored gap
+    victim = max(INGEST, key=lambda n: sum(1 for v in plan.values() if v == n))
+    lost = sorted(c for c, n in plan.items() if n == victim)
+    cluster.kill(nodes[victim])
+    killed = time.monotonic()
+    survivors = tuple(n for n in INGEST if n != victim)
+    after = planned(survivors, paths)
+    eventually(lambda: holders(cluster) == after, 15, lambda: f"leases moved: {holders(cluster)} vs {after}")
+
+    def back_online() -> bool:
+        return all(_last_state(cluster, c) == "online" for c in lost) and all_online(web.base, paths)
+
+    eventually(back_online, max(1.0, 15 - (time.monotonic() - killed)),
+               lambda: f"the lost cameras online again: {[(c, cluster.intervals(c)[-2:]) for c in lost]}")
+    took = sum(nodes[n].health()["ingest"]["leases_taken_from_lost"] for n in survivors)
+    assert took == len(lost)
+    for cam in lost:
+        rows = cluster.intervals(cam)
+        gap = [r for r in rows if r[:2] == ("unmonitored", "node_lost")]  # (handovers: nodes starting one by one)
+        assert len(gap) == 1 and gap[0][3] is not None, rows
+        i = rows.index(gap[0])
+        assert rows[i - 1][3] == gap[0][2] and rows[i + 1][2] == gap[0][3] and rows[i + 1][0] == "online", rows
+    _no_overlaps(cluster, paths)
+
+    # 3. restarted (as its service manager would), it takes its share back by clean handovers
+    cluster.start(nodes[victim])
+    eventually(lambda: holders(cluster) == plan, 40, lambda: f"leases back as planned: {holders(cluster)}")
+    eventually(lambda: all(_last_state(cluster, c) == "online" for c in lost), 20, "the returned cameras online")
+    for cam in lost:
+        reasons = [r[1] for r in cluster.intervals(cam) if r[0] == "unmonitored"]
+        assert reasons.count("node_lost") == 1 and reasons[-1] == "handover", reasons
+    _no_overlaps(cluster, paths)
+
+    # 4. a clean stop: exit 0, every lease released and marked
+    for n in INGEST:
+        assert cluster.stop(nodes[n]) == 0, nodes[n].log_text()[-3000:]
+    assert holders(cluster) == {}
+    for cam in paths:
+        assert cluster.intervals(cam)[-1][:2] == ("unmonitored", "handover")
+    assert cluster.stop(web) == 0, web.log_text()[-3000:]
+
+
+def _last_state(cluster: Cluster, camera: str) -> str | None:
+    rows = cluster.intervals(camera)
+    return rows[-1][0] if rows else None
+
+
+def _no_overlaps(cluster: Cluster, paths: list[str]) -> None:
+    """One reporter at a time: a camera's intervals follow each other, never overlap, and one at most is open."""
+    for cam in paths:
+        rows = cluster.intervals(cam)
+        assert sum(1 for r in rows if r[3] is None) <= 1, rows
+        for a, b in zip(rows, rows[1:], strict=False):
+            assert a[3] is not None and a[3] <= b[2], rows
