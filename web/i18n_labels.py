@@ -105,6 +105,7 @@ ALERT_STATUSES: dict[str, str | Message] = {
 NODE_ALERT_KINDS: dict[str, str | Message] = {
     "disk_full": N_("Disk full: recording paused"),
     "disk_low": N_("Recording disk nearly full"),
+    "node_lost": N_("Ingest node lost: its cameras moved to other nodes"),
 }
 
 
@@ -112,6 +113,7 @@ NODE_ALERT_KINDS: dict[str, str | Message] = {
 NODE_ALERT_BANNERS: dict[str, str | Message] = {
     "disk_full": NN_("Recording paused: disk full on node %(node)s since %(since)s; %(num)s camera in your area affected (monitoring goes on).", "Recording paused: disk full on node %(node)s since %(since)s; %(num)s cameras in your area affected (monitoring goes on).", "n"),
     "disk_low": N_("Recording disk nearly full on node %(node)s: %(free)s free of %(total)s."),
+    "node_lost": NN_("Ingest node %(node)s lost since %(since)s: %(num)s camera in your area moved to other nodes; its recordings wait until it is back.", "Ingest node %(node)s lost since %(since)s: %(num)s cameras in your area moved to other nodes; their recordings on it wait until it is back.", "n"),
 }
 
 

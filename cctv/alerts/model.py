@@ -4,6 +4,8 @@ An alert is a condition of a *subject* that opened, may be recovering, and close
 
 - kind ``camera``: the subject is a camera's path; it is offline or degraded (``state``, ``reason``,
   ``worst_state``, ``changes``, ``last_change_ms``). Its one affected camera is itself.
+- kind ``node_lost``: the subject is an ingest node that stopped renewing its leases; written by the nodes
+  that took its cameras (``cameras``: the ones they took), closed when it is back (its own start).
 - kinds ``disk_full`` / ``disk_low``: the subject is a node (its host name); ``cameras`` are every camera the
   condition touched while open, ``cameras_now`` those it touched at the last observation (``last_seen_ms``),
   with the recording disk's ``free_bytes`` / ``total_bytes``. Both are cut to a user's scope before they are
@@ -26,7 +28,8 @@ from cctv.sites import is_within
 CAMERA = "camera"  # a camera offline or degraded
 DISK_FULL = "disk_full"  # a recorder hit ENOSPC/EDQUOT: its camera's recording is paused
 DISK_LOW = "disk_low"  # free space on the recording disk under recording.warn_free_pct
-NODE_KINDS = (DISK_FULL, DISK_LOW)
+NODE_LOST = "node_lost"  # an ingest node stopped renewing its leases (crash, cut off): the others took its cameras
+NODE_KINDS = (DISK_FULL, DISK_LOW, NODE_LOST)
 KINDS = (CAMERA, *NODE_KINDS)
 BAD = ("offline", "degraded")  # the states of a camera alert
 

@@ -67,6 +67,17 @@ class Tracker:
         self.open = {a.key: a for a in alerts if a.is_open}
         self._written_ms = {a.key: a.last_seen_ms for a in self.open.values() if a.last_seen_ms is not None}
 
+    def adopt(self, camera: str, alerts: Iterable[Alert]) -> None:
+        """An ingest node among many took ``camera``: go on from its open alert in the store (opened by the
+        node that had it), so a new bad state updates that alert instead of opening a second."""
+        for a in alerts:
+            if a.is_open and a.kind == CAMERA and a.subject == camera:
+                self.open[a.key] = a
+
+    def forget(self, camera: str) -> None:
+        """``camera`` went to another node: its open alert is that node's to go on with."""
+        self.open.pop((CAMERA, camera), None)
+
     def set_id(self, key: Key, opened_ms: int, alert_id: int) -> None:
         cur = self.open.get(key)
         if cur is not None and cur.opened_ms == opened_ms:

@@ -104,6 +104,21 @@ class AlertWriter:
             await self._run_task
         self._run_task = None
 
+    # -- cameras that move between ingest nodes -----------------------------------------------------------
+
+    async def adopt(self, camera: str) -> None:
+        """This node took ``camera``: continue its open alert (if any) from the store."""
+        try:
+            found = await self.store.aread(self.alerts.open_alerts, (CAMERA,), camera)
+        except Exception:  # noqa: BLE001 - counted; a bad state then opens a new alert (or fails on the index)
+            self.counts["camera"][1] += 1
+            log.exception("alert writer: could not read the open alert of %s", camera)
+            return
+        self.tracker.adopt(camera, found)
+
+    def forget(self, camera: str) -> None:
+        self.tracker.forget(camera)
+
     # -- the two feeding methods --------------------------------------------------------------------------
 
     async def tick(self) -> None:

@@ -190,6 +190,14 @@ def ingest_node_steps(services: Services, node: Any) -> list[Step]:
     them, and this node's own, after a restart, from itself (streams/ingest/keeper.py)."""
     keeper = node.keeper
     writers = Writers(services, fences=keeper.fence, on_released=keeper.on_released)
+    tasks: set[asyncio.Task[None]] = set()
+
+    def adopt(camera: str) -> None:  # the camera's open alert, if another node opened one, goes on here
+        t = asyncio.get_running_loop().create_task(writers.alerts.adopt(camera))
+        tasks.add(t)
+        t.add_done_callback(tasks.discard)
+
+    node.camera_hooks.append((adopt, writers.alerts.forget))
     return [
         *bus_steps(services, "ingest"),
         Step("writers", writers.start, writers.stop),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import (
@@ -20,6 +21,7 @@ from sqlalchemy import (
     bindparam,
     exists,
     false,
+    func,
     insert,
     or_,
     select,
@@ -27,7 +29,7 @@ from sqlalchemy import (
     update,
 )
 
-from cctv.alerts.model import KINDS, Alert, AlertEvent
+from cctv.alerts.model import KINDS, NODE_LOST, Alert, AlertEvent, node_alert
 from cctv.store.alert_models import AlertCameraRow, AlertRow
 from cctv.store.db import transaction
 
@@ -105,6 +107,35 @@ class AlertStore:
             if found is not None:
                 _add_cameras(conn, int(found), a.cameras, a.cameras_now)
         return None
+
+    def note_node_lost(self, node: str, cameras: Iterable[str], now_ms: int) -> int:
+        """An ingest node was found lost (its leases expired unreleased) by a node that took ``cameras`` of it:
+        open its ``node_lost`` alert, or add those cameras to the open one. Several nodes take a lost node's
+        cameras at once: the one open alert is shared (a second insert meets the unique index and is retried
+        as an update by the caller). Returns the alert's id."""
+        cams = tuple(sorted(set(cameras)))
+        with self.engine.begin() as conn:
+            q = select(*_COLS).where(AlertRow.kind == NODE_LOST, AlertRow.subject == node,
+                                     AlertRow.closed_ms.is_(None))
+            if conn.dialect.name != "sqlite":
+                q = q.with_for_update()
+            found = _load(conn, q)
+            if not found:
+                return int(self.write(AlertEvent("open", node_alert(node, NODE_LOST, now_ms, cams)), conn) or 0)
+            cur = found[0]
+            both = tuple(sorted(set(cur.cameras) | set(cams)))
+            self.write(AlertEvent("update", replace(cur, cameras=both, cameras_now=both,
+                                                    last_seen_ms=max(now_ms, cur.last_seen_ms or now_ms))), conn)
+            return int(cur.id or 0)
+
+    def close_node_lost(self, node: str, now_ms: int) -> int:
+        """``node`` is back (it started again): its open ``node_lost`` alert closes. Returns how many closed."""
+        with self.engine.begin() as conn:
+            return conn.execute(
+                update(AlertRow)
+                .where(AlertRow.kind == NODE_LOST, AlertRow.subject == node, AlertRow.closed_ms.is_(None))
+                .values(recovered_ms=func.coalesce(AlertRow.recovered_ms, now_ms), closed_ms=now_ms)
+            ).rowcount or 0
 
     def ack(self, alert_id: int, username: str, now_ms: int) -> tuple[Alert | None, bool]:
         """Acknowledge once: (the alert after it, whether this call acknowledged it). (None, False) if absent."""

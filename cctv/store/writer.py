@@ -94,7 +94,6 @@ class StoreWriter:
         return self.sub.channel.keep_queued
 
     async def run(self) -> None:
-        self._loop = asyncio.get_running_loop()
         try:
             while batch := await self.sub.get_batch():
                 await self._write(batch)
@@ -111,6 +110,7 @@ class StoreWriter:
         self.sub.close()
 
     async def _write(self, items: list[tuple[str, Any]]) -> None:
+        self._loop = asyncio.get_running_loop()  # where on_released is called
         for i in range(0, len(items), self.batch_max):
             batch = [m for _, m in items[i : i + self.batch_max]]
             if not await self._write_waiting(batch, len(items) - i):

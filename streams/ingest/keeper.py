@@ -12,7 +12,8 @@ Every ``node.renew_every_s`` it
    starts only once this one has stopped;
 4. takes the cameras assignment gives it whose lease is free, expired or released, at most ``moves_per_round``
    a round. A camera taken from a node that stopped renewing gets an ``unmonitored`` (``node_lost``) interval
-   from that node's last renewal to this node's first verdict.
+   from that node's last renewal to this node's first verdict, and that node a ``node_lost`` alert listing the
+   cameras taken (shared by every taker; closed when the node starts again).
 
 When Redis cannot be read, nothing moves (the cameras held stay held and keep recording); when the store cannot
 be reached, the cameras keep running and recording — their leases may expire and another node take them, and
@@ -28,9 +29,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from cctv.clock import Clock
 from cctv.status.bus import Bus
 from cctv.status.messages import TOPIC_LEASE, TOPIC_STATUS, Reason, State, StatusChange
+from cctv.store.alerts import AlertStore
 from cctv.store.leases import Fence, Grant, LeaseRelease, LeaseStore
 from streams.ingest.assignment import NodeInfo, assign
 
@@ -61,6 +65,7 @@ class LeaseKeeper:
         ttl_s: float,
         every_s: float,
         moves_per_round: int = 50,
+        alerts: AlertStore | None = None,
     ) -> None:
         self.me = node
         self.inventory = sorted(set(inventory))
@@ -72,6 +77,7 @@ class LeaseKeeper:
         self.ttl_ms = int(ttl_s * 1000)
         self.every_s = every_s
         self.moves = max(1, moves_per_round)
+        self.alerts = alerts  # node_lost alerts: opened by the takers, closed by the lost node when it is back
         self.held: dict[str, int] = {}  # camera → token (read by the store writer's thread: fences)
         self.stopping: set[str] = set()  # asked to stop here, not yet stopped
         self.releasing: set[str] = set()  # stopped, its release queued for the store writer
@@ -118,6 +124,13 @@ class LeaseKeeper:
     # -- running --------------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.alerts is not None:
+            try:
+                if await self._db_call(self.alerts.close_node_lost, self.me.name, self.clock.now_ms()):
+                    log.info("lease keeper: this node is back; its node_lost alert is closed")
+            except Exception:  # noqa: BLE001 - the alert stays open; the cameras matter more
+                self.store_errors += 1
+                log.exception("lease keeper: could not close this node's node_lost alert")
         self._task = asyncio.create_task(self._forever(), name="lease-keeper")
 
     async def stop(self) -> None:
@@ -212,21 +225,42 @@ class LeaseKeeper:
             self.store_errors += 1
             log.warning("lease keeper: cannot take leases (%s)", type(exc).__name__)
             return
-        lost_from: dict[str, int] = {}
+        lost_from: dict[str, list[str]] = {}
         for camera, grant in sorted(grants.items()):
             self.held[camera] = grant.token
             self.taken += 1
             if grant.from_node is not None and not grant.released and grant.watched_until_ms is not None:
                 # the holder stopped renewing: nobody watched it since its last renewal
                 self.taken_lost += 1
-                lost_from[grant.from_node] = lost_from.get(grant.from_node, 0) + 1
+                lost_from.setdefault(grant.from_node, []).append(camera)
                 self.bus.publish(TOPIC_STATUS, StatusChange(camera, State.UNMONITORED, Reason.NODE_LOST,
                                                             grant.watched_until_ms, None))
             self.watch.start(camera)
-        for node, n in sorted(lost_from.items()):
-            log.warning("lease keeper: took %d cameras of node %s, which stopped renewing its leases", n, node)
+        for node, cams in sorted(lost_from.items()):
+            if node == self.me.name:
+                log.warning("lease keeper: took back %d cameras this node held before it stopped uncleanly",
+                            len(cams))
+                continue
+            log.warning("lease keeper: took %d cameras of node %s, which stopped renewing its leases", len(cams),
+                        node)
+            await self._note_lost(node, cams, now)
         if grants:
             log.info("lease keeper: now watching %d cameras (took %d)", len(self.held), len(grants))
+
+    async def _note_lost(self, node: str, cameras: list[str], now: int) -> None:
+        if self.alerts is None:
+            return
+        for attempt in range(2):  # two takers opening it at once: the second insert fails, then updates
+            try:
+                await self._db_call(self.alerts.note_node_lost, node, cameras, now)
+                return
+            except IntegrityError:
+                if attempt:
+                    raise
+            except Exception:  # noqa: BLE001 - the cameras are taken; the alert is what is missing
+                self.store_errors += 1
+                log.exception("lease keeper: could not write the node_lost alert of %s", node)
+                return
 
     def health(self) -> dict[str, Any]:
         return {

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -86,12 +87,15 @@ class IngestNode:
         self._tasks: list[asyncio.Task[Any]] = []
         self.registry: NodeRegistry | None = None
         self._redis: aioredis.Redis | None = None
+        # (start, stop) called with each camera the lease keeper starts or stops here (the alert writer's)
+        self.camera_hooks: list[tuple[Callable[[str], object], Callable[[str], object]]] = []
         if cluster:
             self.keeper = LeaseKeeper(
                 node=NodeInfo(self.name, cfg.node.capacity, tuple(cfg.node.prefers)),
                 inventory=inventory, leases=LeaseStore(services.store.engine), nodes=self._live_nodes,
                 watch=Watch(self._start_camera, self._stop_camera), bus=services.bus, clock=services.clock,
                 ttl_s=cfg.node.lease_ttl_s, every_s=cfg.node.renew_every_s, moves_per_round=cfg.node.moves_per_round,
+                alerts=services.alerts,
             )
             services.health_probes.append(self.keeper.health)
         services.health_probes.append(self.health)
@@ -100,10 +104,14 @@ class IngestNode:
 
     def _start_camera(self, camera: str) -> None:
         self.monitor.add(camera)
+        for start, _ in self.camera_hooks:
+            start(camera)
         self._sync_pool()
 
     def _stop_camera(self, camera: str) -> None:
         self.monitor.remove(camera)
+        for _, stop in self.camera_hooks:
+            stop(camera)
         self._sync_pool()
 
     def _sync_pool(self) -> None:

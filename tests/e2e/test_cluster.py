@@ -15,7 +15,7 @@ from streams.ingest.assignment import NodeInfo, assign
 from streams.sim import SimulatorProcess
 from tests.helpers.city import camera_paths, write_city
 from tests.helpers.cluster import Cluster
-from tests.helpers.e2e import cameras
+from tests.helpers.e2e import cameras, get_json
 from tests.helpers.eventually import eventually
 from tests.helpers.servers import free_port, gst_rtsp_missing
 
@@ -82,6 +82,9 @@ def _scenario(cluster: Cluster, paths: list[str]) -> None:
                lambda: f"the lost cameras online again: {[(c, cluster.intervals(c)[-2:]) for c in lost]}")
     took = sum(nodes[n].health()["ingest"]["leases_taken_from_lost"] for n in survivors)
     assert took == len(lost)
+    alerts = get_json(f"{web.base}/api/node-alerts?open=1", web.base)["alerts"]
+    [alert] = [a for a in alerts if a["kind"] == "node_lost"]
+    assert alert["node"] == victim and sorted(alert["cameras"]) == lost, alerts
     for cam in lost:
         rows = cluster.intervals(cam)
         gap = [r for r in rows if r[:2] == ("unmonitored", "node_lost")]  # (handovers: nodes starting one by one)
@@ -94,6 +97,8 @@ def _scenario(cluster: Cluster, paths: list[str]) -> None:
     cluster.start(nodes[victim])
     eventually(lambda: holders(cluster) == plan, 40, lambda: f"leases back as planned: {holders(cluster)}")
     eventually(lambda: all(_last_state(cluster, c) == "online" for c in lost), 20, "the returned cameras online")
+    alerts = get_json(f"{web.base}/api/node-alerts", web.base)["alerts"]
+    assert [a["closed_ms"] is not None for a in alerts if a["kind"] == "node_lost"] == [True], alerts
     for cam in lost:
         reasons = [r[1] for r in cluster.intervals(cam) if r[0] == "unmonitored"]
         assert reasons.count("node_lost") == 1 and reasons[-1] == "handover", reasons
