@@ -25,9 +25,19 @@ from cctv.app.services import Services
 from cctv.audit.query import ChainChecker
 from web.errors import error_middleware
 from web.i18n import LANGS, i18n_context, lang_middleware, translations
-from web.keys import AUDIT_CHAIN, LIMITER, OPEN_NODE_ALERTS, SERVICES, SOCKET_HUB, TIMEZONE, WEBSOCKETS
+from web.keys import (
+    AUDIT_CHAIN,
+    LIMITER,
+    NODE_CLIENT,
+    OPEN_NODE_ALERTS,
+    SERVICES,
+    SOCKET_HUB,
+    TIMEZONE,
+    WEBSOCKETS,
+)
 from web.node_alert_cache import OpenNodeAlerts
 from web.node_banner import node_alert_middleware
+from web.node_client import NodeClient
 from web.security import security_middleware
 from web.socket_hub import SocketHub
 from web.views import (
@@ -37,6 +47,7 @@ from web.views import (
     clip_files,
     clips,
     node_alerts,
+    nodes_page,
     pages,
     playback,
     snapshots,
@@ -65,7 +76,8 @@ async def _socket_hub(app: web.Application) -> AsyncIterator[None]:
     await hub.stop()
 
 
-def create_app(services: Services) -> web.Application:
+def create_app(services: Services, node_client: NodeClient | None = None) -> web.Application:
+    """``node_client``: a web node among many (``cctv serve``) — snapshots come from the ingest nodes."""
     app = web.Application(
         middlewares=[lang_middleware, aiohttp_jinja2.context_processors_middleware, error_middleware,
                      security_middleware, node_alert_middleware]
@@ -79,6 +91,18 @@ def create_app(services: Services) -> web.Application:
     app[SOCKET_HUB] = SocketHub(services, app[TIMEZONE])
     app[WEBSOCKETS] = weakref.WeakSet()
     app[OPEN_NODE_ALERTS] = OpenNodeAlerts()
+    if node_client is not None:
+        app[NODE_CLIENT] = node_client
+        services.health_probes.append(node_client.health)
+
+        async def start_client(_: web.Application) -> None:
+            await node_client.start()
+
+        async def stop_client(_: web.Application) -> None:
+            await node_client.stop()
+
+        app.on_startup.append(start_client)
+        app.on_cleanup.append(stop_client)
 
     env = aiohttp_jinja2.setup(
         app,
@@ -102,6 +126,7 @@ def create_app(services: Services) -> web.Application:
     app.add_routes(tech.routes)
     app.add_routes(alerts.routes)
     app.add_routes(node_alerts.routes)
+    app.add_routes(nodes_page.routes)
     app.add_routes(clips.routes)
     app.add_routes(clip_files.routes)
     app.add_routes(audit_page.routes)

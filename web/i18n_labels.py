@@ -106,6 +106,7 @@ NODE_ALERT_KINDS: dict[str, str | Message] = {
     "disk_full": N_("Disk full: recording paused"),
     "disk_low": N_("Recording disk nearly full"),
     "node_lost": N_("Ingest node lost: its cameras moved to other nodes"),
+    "overloaded": N_("Node overloaded: analysis reduced, recording goes on"),
 }
 
 
@@ -114,6 +115,7 @@ NODE_ALERT_BANNERS: dict[str, str | Message] = {
     "disk_full": NN_("Recording paused: disk full on node %(node)s since %(since)s; %(num)s camera in your area affected (monitoring goes on).", "Recording paused: disk full on node %(node)s since %(since)s; %(num)s cameras in your area affected (monitoring goes on).", "n"),
     "disk_low": N_("Recording disk nearly full on node %(node)s: %(free)s free of %(total)s."),
     "node_lost": NN_("Ingest node %(node)s lost since %(since)s: %(num)s camera in your area moved to other nodes; its recordings wait until it is back.", "Ingest node %(node)s lost since %(since)s: %(num)s cameras in your area moved to other nodes; their recordings on it wait until it is back.", "n"),
+    "overloaded": NN_("Node %(node)s overloaded since %(since)s: analysis reduced for %(num)s camera in your area; recording goes on.", "Node %(node)s overloaded since %(since)s: analysis reduced for %(num)s cameras in your area; recording goes on.", "n"),
 }
 
 

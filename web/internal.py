@@ -1,22 +1,33 @@
-"""An ingest node's own HTTP server (``cctv ingest``): what the other nodes and the operators' monitoring ask it.
+"""An ingest node's own HTTP server (``cctv ingest``): what the web nodes and the operators' monitoring ask it.
 
-Never a page: browsers talk to web nodes only (docs/nodes.md). Today it answers ``/healthz`` (the node's role,
-name and ingest figures); the internal API for snapshots, recordings and clips — authenticated with the node
-secret — joins it here.
+Never a page: browsers talk to web nodes only (docs/nodes.md). ``/healthz`` (role, name, ingest figures) is
+open, like a web node's; everything under ``/internal/`` needs ``Authorization: Bearer <node.secret>`` —
+compared in constant time, refused with a bare 401 that says nothing more — and answers for the cameras whose
+data this node has:
+
+- ``GET /internal/snapshot/{camera}.jpg[?w=WIDTH]``: the camera's latest JPEG (scaled as the web's own
+  snapshot route does), with ``ETag`` and ``X-Snapshot-Ms``; 304 on a matching ``If-None-Match``; 404 when
+  this node has none.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from cctv.app.services import Services
 from cctv.config.node import node_name
+from cctv.status.snapshots import fit_width, sized_etag
 from web.keys import SERVICES
 
 log = logging.getLogger(__name__)
+
+MAX_WIDTH = 10_000
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -33,8 +44,45 @@ async def healthz(request: web.Request) -> web.Response:
                               "bus_dropped": svc.bus.dropped, "probe_errors": probe_errors, "ingest": ingest})
 
 
+@web.middleware
+async def node_secret(request: web.Request,
+                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    if request.path.startswith("/internal/"):
+        secret = request.app[SERVICES].config.node.secret
+        given = request.headers.get("Authorization", "")
+        if not secret or not hmac.compare_digest(given.encode(), f"Bearer {secret}".encode()):
+            return web.Response(status=401, text="401: node secret required\n")
+    return await handler(request)
+
+
+async def snapshot(request: web.Request) -> web.Response:
+    svc = request.app[SERVICES]
+    path = request.match_info["path"]
+    raw = request.query.get("w")
+    if not svc.sites.has_camera(path):
+        return web.Response(status=404, text="404: no such camera\n")
+    try:
+        requested = None if raw is None else int(raw)
+    except ValueError:
+        return web.Response(status=400, text="400: bad width\n")
+    if requested is not None and not 1 <= requested <= MAX_WIDTH:
+        return web.Response(status=400, text="400: width out of range\n")
+    store = svc.snapshots
+    src = await asyncio.to_thread(store.get, path)
+    if src is None:
+        return web.Response(status=404, text="404: no snapshot of this camera here\n")
+    width = fit_width(requested) if requested is not None else None
+    etag = src.etag if width is None else sized_etag(src, width)
+    headers = {"ETag": f'"{etag}"', "X-Snapshot-Ms": str(src.t_ms), "Cache-Control": "no-cache"}
+    if any(e.value == etag for e in request.if_none_match or ()):
+        return web.Response(status=304, headers=headers)
+    snap = src if width is None or etag == src.etag else await asyncio.to_thread(store.sized, path, src, width)
+    return web.Response(body=snap.jpeg, content_type="image/jpeg", headers=headers)
+
+
 def create_internal_app(services: Services) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024)
+    app = web.Application(client_max_size=64 * 1024, middlewares=[node_secret])
     app[SERVICES] = services
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/internal/snapshot/{path:[^/]+/[^/]+/[^/]+/[^/]+}.jpg", snapshot)
     return app

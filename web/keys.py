@@ -11,6 +11,7 @@ from cctv.accounts.login_limit import LoginLimiter
 from cctv.app.services import Services
 from cctv.audit.query import ChainChecker
 from web.node_alert_cache import OpenNodeAlerts
+from web.node_client import NodeClient
 from web.socket_hub import SocketHub
 
 SERVICES = web.AppKey("services", Services)
@@ -24,3 +25,5 @@ LIMITER = web.AppKey("login_limiter", LoginLimiter)
 AUDIT_CHAIN = web.AppKey("audit_chain", ChainChecker)
 # The open node alerts for the banner of every page, read at most every few seconds.
 OPEN_NODE_ALERTS = web.AppKey("open_node_alerts", OpenNodeAlerts)
+# A web node among many: the way to the ingest nodes' internal APIs (snapshots, later recordings and clips).
+NODE_CLIENT = web.AppKey("node_client", NodeClient)

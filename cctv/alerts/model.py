@@ -29,7 +29,8 @@ CAMERA = "camera"  # a camera offline or degraded
 DISK_FULL = "disk_full"  # a recorder hit ENOSPC/EDQUOT: its camera's recording is paused
 DISK_LOW = "disk_low"  # free space on the recording disk under recording.warn_free_pct
 NODE_LOST = "node_lost"  # an ingest node stopped renewing its leases (crash, cut off): the others took its cameras
-NODE_KINDS = (DISK_FULL, DISK_LOW, NODE_LOST)
+OVERLOADED = "overloaded"  # an ingest node sheds analysis and snapshots to keep up (streams/ingest/shed.py)
+NODE_KINDS = (DISK_FULL, DISK_LOW, NODE_LOST, OVERLOADED)
 KINDS = (CAMERA, *NODE_KINDS)
 BAD = ("offline", "degraded")  # the states of a camera alert
 

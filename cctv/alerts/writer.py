@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from cctv.alerts.model import CAMERA, DISK_FULL, AlertEvent, Observation, human_bytes
+from cctv.alerts.model import CAMERA, DISK_FULL, OVERLOADED, AlertEvent, Observation, human_bytes
 from cctv.alerts.tracker import CLEAR_MS, STABLE_MS, Tracker
 from cctv.clock import Clock
 from cctv.status.bus import Bus, Subscription
@@ -172,6 +172,14 @@ class AlertWriter:
     def _log(self, ev: AlertEvent) -> None:
         a, node, where = ev.alert, ev.alert.subject, self.node.where if self.node else ""
         disk = f"{human_bytes(a.free_bytes)} free of {human_bytes(a.total_bytes)} at {where or 'the recording folder'}"
+        if a.kind == OVERLOADED:
+            if ev.kind == "open":
+                log.warning("node %s: overloaded: analysis reduced for %d cameras (recording goes on)", node,
+                            a.affected_now)
+            elif ev.kind == "close":
+                log.warning("node %s: no longer overloaded after %d s", node,
+                            ((a.closed_ms or a.opened_ms) - a.opened_ms) // 1000)
+            return
         if ev.kind == "open" and a.kind == DISK_FULL:
             log.error("node %s: disk full, recording paused for %d cameras (ingest goes on); %s",
                       node, a.affected_now, disk)

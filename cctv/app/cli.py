@@ -59,11 +59,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     setup_logging(args.log_level)
     config = load(args)
-    missing = [k for k, v in (("store.url", config.store.url), ("bus.url", config.bus.url)) if not v]
+    missing = [k for k, v in (("store.url", config.store.url), ("bus.url", config.bus.url),
+                              ("node.secret", config.node.secret)) if not v]
     if missing:
-        print(f"cctv serve: {args.config}: {' and '.join(missing)} must be set: a web node shares the store "
-              "(PostgreSQL) and the bus (Redis) with the ingest nodes (docs/nodes.md). For one machine, use "
-              "`cctv run`.", file=sys.stderr)
+        print(f"cctv serve: {args.config}: {', '.join(missing)} must be set: a web node shares the store "
+              "(PostgreSQL) and the bus (Redis) with the ingest nodes, and fetches their pictures with the node "
+              "secret (docs/nodes.md). For one machine, use `cctv run`.", file=sys.stderr)
         return 2
     host = args.host or config.web.host
     port = args.port or config.web.port
@@ -82,11 +83,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     setup_logging(args.log_level)
     config = load(args)
-    missing = [k for k, v in (("store.url", config.store.url), ("bus.url", config.bus.url)) if not v]
+    missing = [k for k, v in (("store.url", config.store.url), ("bus.url", config.bus.url),
+                              ("node.secret", config.node.secret)) if not v]
     if missing:
-        print(f"cctv ingest: {args.config}: {' and '.join(missing)} must be set: an ingest node shares the store "
-              "(PostgreSQL: leases, rows) and the bus (Redis: who is alive) with the other nodes (docs/nodes.md). "
-              "For one machine, use `cctv run`.", file=sys.stderr)
+        print(f"cctv ingest: {args.config}: {', '.join(missing)} must be set: an ingest node shares the store "
+              "(PostgreSQL: leases, rows) and the bus (Redis: who is alive) with the other nodes, and answers "
+              "web nodes that show the node secret (docs/nodes.md). For one machine, use `cctv run`.",
+              file=sys.stderr)
         return 2
     host = args.host or "127.0.0.1"
     port = args.port or config.web.port
@@ -112,7 +115,8 @@ async def ingest_node(config, host: str, port: int, *, procs: int | None = None,
 
     services = open_services(config)
     node = IngestNode(services, procs, log_level, cluster=True)
-    lifecycle = Lifecycle(ingest_node_steps(services, node))
+    internal_url = config.node.internal_url or f"http://{host}:{port}"
+    lifecycle = Lifecycle(ingest_node_steps(services, node, internal_url))
     pauses = GcPauses()
     pauses.install()
     services.health_probes.append(pauses.health)
@@ -178,7 +182,12 @@ async def serve(config, host: str, port: int, *, ingest: bool, procs: int | None
     pauses = GcPauses()
     pauses.install()
     services.health_probes.append(pauses.health)
-    runner = web.AppRunner(create_app(services), handle_signals=False, access_log=None)
+    client = None
+    if web_node:
+        from web.node_client import NodeClient
+
+        client = NodeClient(services.store, config.bus.url, config.node.secret)
+    runner = web.AppRunner(create_app(services, client), handle_signals=False, access_log=None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

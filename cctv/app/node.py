@@ -183,7 +183,7 @@ def node_steps(services: Services, ingest: Step | None = None) -> list[Step]:
     return steps
 
 
-def ingest_node_steps(services: Services, node: Any) -> list[Step]:
+def ingest_node_steps(services: Services, node: Any, internal_url: str | None = None) -> list[Step]:
     """An ingest node among many (``cctv ingest``; ``node``: a cluster ``streams.ingest.node.IngestNode``): the
     bridge and its heartbeat, the writers — every status write fenced by the lease the node holds — and ingest.
     No crash recovery of intervals: a lost node's cameras get their ``unmonitored`` gap from the node that takes
@@ -199,7 +199,7 @@ def ingest_node_steps(services: Services, node: Any) -> list[Step]:
 
     node.camera_hooks.append((adopt, writers.alerts.forget))
     return [
-        *bus_steps(services, "ingest"),
+        *bus_steps(services, "ingest", internal_url),
         Step("writers", writers.start, writers.stop),
         Step("ingest", node.start, node.stop),
     ]
@@ -211,13 +211,13 @@ def web_node_steps(services: Services) -> list[Step]:
     return [*bus_steps(services, "web"), *view_steps(services)]
 
 
-def bus_steps(services: Services, role: str = "all") -> list[Step]:
+def bus_steps(services: Services, role: str = "all", internal_url: str | None = None) -> list[Step]:
     """The bridge to the other nodes (bus.url: Redis), first to start and last to stop, and this node's
     heartbeat there; after a lost connection the live model and the roll-up history read the store again."""
     s = services
     if not isinstance(s.bus, RedisBus):
         return []
-    beats = Heartbeat(s, role)
+    beats = Heartbeat(s, role, internal_url)
 
     async def reload() -> None:
         await s.live.reload(lambda: s.store.aread(s.store.live_state))
@@ -232,8 +232,8 @@ class Heartbeat:
     """This node in the registry (cctv/status/nodes.py) every ``node.renew_every_s``, expiring after
     ``node.lease_ttl_s``; gone at once on a clean stop."""
 
-    def __init__(self, services: Services, role: str) -> None:
-        self.s, self.role = services, role
+    def __init__(self, services: Services, role: str, internal_url: str | None = None) -> None:
+        self.s, self.role, self.internal_url = services, role, internal_url
         node = services.config.node
         self.name, self.every_s = node_name(node), node.renew_every_s
         self.started_ms = services.clock.now_ms()
@@ -264,7 +264,8 @@ class Heartbeat:
         cameras = int(health.get("workers", 0)) if self.role != "web" else 0
         return NodeBeat(self.name, self.role, self.started_ms, self.s.clock.now_ms(), cameras=cameras,
                         lag_p99_ms=health.get("lag_ms_p99"), capacity=node.capacity, prefers=tuple(node.prefers),
-                        draining=bool(health.get("draining", False)))
+                        draining=bool(health.get("draining", False)), internal_url=self.internal_url,
+                        overloaded=bool(health.get("overloaded", False)))
 
     async def _forever(self) -> None:
         assert self.registry is not None

@@ -34,6 +34,17 @@ class Node(_Model):
         2.0, ge=0.5, le=300, description="How often an ingest node renews its leases (well below lease_ttl_s).",
     )
 
+    secret: str | None = Field(
+        None, min_length=16, max_length=512, repr=False,
+        description="What nodes show each other on their internal API (snapshots, recordings, clips fetched "
+        "by a web node from the ingest node that has them): the same on every node, at least 16 characters. "
+        "Give it as ${ENV_VAR}, never literally in the file.",
+    )
+    internal_url: str | None = Field(
+        None, max_length=300, pattern=r"^https?://[^/?#@\s]+/?$",
+        description="How the other nodes reach this ingest node's internal API (http://host:port). Empty: "
+        "http://127.0.0.1:<its port> (nodes on one machine).",
+    )
     moves_per_round: int = Field(
         50, ge=1, le=10_000, description="At most this many cameras an ingest node takes, and as many it gives "
         "away, per renewal: when a node joins or drains, cameras move gradually (no reconnect storm).",

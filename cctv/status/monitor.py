@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -207,6 +208,14 @@ class Monitor:
         log.warning("monitor: this node stood still for %.1f s (overloaded or paused); that time is not counted "
                     "as any camera's silence", seconds)
 
+    def excuse_cameras(self, cameras: Iterable[str], seconds: float) -> None:
+        """The ingest process that reads ``cameras`` stood still for ``seconds`` (it sent nothing at all, not
+        even its health report): that time is not their silence either."""
+        for camera in cameras:
+            st = self.status.get(camera)
+            if st is not None:
+                st.excuse(seconds)
+
     def drain(self) -> None:
         """Handle what is queued now, so no sign of life waiting in the channel is missed by a verdict."""
         self._handle_all(self.channel.take())
@@ -218,10 +227,11 @@ class Monitor:
             except Exception:  # noqa: BLE001 - one bad message never stops the monitor
                 log.exception("monitor: could not handle %r", type(message).__name__)
 
-    async def run_ticks(self, every_s: float = 1.0) -> None:
+    async def run_ticks(self, every_s: float = 1.0, before_tick: Callable[[float], None] | None = None) -> None:
         """A tick every ``every_s``. A tick that comes ``LATE_S`` or more after it was due means the node itself
         was late (CPU saturated, paused): that time is excused for every camera, and what is queued is handled
-        before any verdict — the node never blames cameras for its own lateness."""
+        before any verdict — the node never blames cameras for its own lateness. ``before_tick(mono)`` runs
+        first (the ingest node excuses the cameras of an ingest process that stands still)."""
         due = self.clock.monotonic() + every_s
         while True:
             await asyncio.sleep(max(0.0, due - self.clock.monotonic()))
@@ -231,6 +241,8 @@ class Monitor:
             due = now + every_s
             try:
                 self.drain()
+                if before_tick is not None:
+                    before_tick(self.clock.monotonic())
                 self.tick()
             except Exception:  # noqa: BLE001
                 log.exception("monitor: tick failed")

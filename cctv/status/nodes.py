@@ -39,6 +39,8 @@ class NodeBeat:
     capacity: int | None = None
     prefers: tuple[str, ...] = ()
     draining: bool = False
+    overloaded: bool = False  # it sheds analysis to keep up (streams/ingest/shed.py)
+    internal_url: str | None = None  # an ingest node's internal API, for the web nodes (node.internal_url)
     clock_offset_ms: int = 0  # now_ms − Redis's clock at the beat (set by the registry)
 
 

@@ -39,7 +39,7 @@ class AlertRow(Base):
     acked_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     __table_args__ = (
-        CheckConstraint("kind IN ('camera', 'disk_full', 'disk_low', 'node_lost')", name="kind_known"),
+        CheckConstraint("kind IN ('camera', 'disk_full', 'disk_low', 'node_lost', 'overloaded')", name="kind_known"),
         CheckConstraint(
             "kind <> 'camera' OR (state IS NOT NULL AND worst_state IS NOT NULL AND last_change_ms IS NOT NULL"
             " AND state IN ('degraded', 'offline') AND worst_state IN ('degraded', 'offline')"

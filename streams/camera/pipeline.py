@@ -2,7 +2,9 @@
 
 Per packet: statistics from the packet alone; the decode policy (keyframes | sampled | off); for an analysed
 frame the checks, a snapshot at most every ``snapshot_interval_s`` and the sample's lag; then recording by
-stream copy. Everything leaves through ``emit`` (a bounded, drop-oldest, counted channel upstream).
+stream copy. Everything leaves through ``emit`` (a bounded, drop-oldest, counted channel upstream). Under
+overload the process's shedder (streams/ingest/shed.py) thins the analysed keyframes and the snapshots; never
+the statistics or the recording.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import av
 import cv2
@@ -35,6 +37,18 @@ class PipelineParams:
     jpeg_quality: int = 70
 
 
+class Shed(Protocol):
+    """What the pipeline asks of its process's shedder (streams/ingest/shed.py)."""
+
+    level: int
+    skipped_snapshots: int
+
+    @property
+    def snapshot_factor(self) -> int: ...
+
+    def take_keyframe(self, count: int) -> bool: ...
+
+
 class CameraPipeline:
     def __init__(
         self,
@@ -46,8 +60,10 @@ class CameraPipeline:
         clock: Clock,
         recorder: SegmentRecorder | None = None,
         lag: LagHistogram | None = None,
+        shed: Shed | None = None,
     ) -> None:
         self.camera = camera
+        self.shed = shed  # the ingest process's: how much analysis and how many snapshots it affords now
         self.params = params
         self.emit = emit
         self.on_snapshot = on_snapshot
@@ -60,6 +76,8 @@ class CameraPipeline:
         self._decoder: Any = None
         self._template: Any = None
         self._last_snapshot_mono = -1e9
+        self._last_skip_mono = -1e9
+        self._keyframes = 0
         self._last_sample_mono = -1e9
         self._last_stats_mono = -1e9
         self._lag_base: float | None = None
@@ -92,7 +110,12 @@ class CameraPipeline:
         self.stats.on_packet(mono, ms, packet.size, key, pts_s)
         self.analyzer.note_packet(pts_s if pts_s is not None else mono)  # low-fps check
         mode = self.params.decode
-        if mode == "sampled" or (mode == "keyframes" and key):
+        shed = self.shed
+        if shed is not None and shed.level > 0 and mode == "sampled":
+            mode = "keyframes"  # the first thing shed: frames between keyframes
+        if key:
+            self._keyframes += 1
+        if mode == "sampled" or (mode == "keyframes" and key and (shed is None or shed.take_keyframe(self._keyframes))):
             self._decode(packet, mono, ms, pts_s)
         if self.recorder is not None:  # after decoding: muxing rescales the packet's timestamps
             self.recorder.on_packet(packet, self._template, ms)
@@ -119,9 +142,13 @@ class CameraPipeline:
             self.samples += 1
             if self.lag is not None and pts_s is not None:
                 self._note_lag(pts_s)
-            if mono - self._last_snapshot_mono >= self.params.snapshot_interval_s:
+            every = self.params.snapshot_interval_s
+            if mono - self._last_snapshot_mono >= every * (self.shed.snapshot_factor if self.shed else 1):
                 self._last_snapshot_mono = mono
                 self._snapshot(frame, ms)
+            elif self.shed is not None and min(mono - self._last_snapshot_mono, mono - self._last_skip_mono) >= every:
+                self._last_skip_mono = mono
+                self.shed.skipped_snapshots += 1  # one a level-0 node would have made
 
     def _note_lag(self, pts_s: float) -> None:
         """Lag: how much later than its least-delayed frame this frame's analysis finished (docs/ingest.md)."""

@@ -24,7 +24,7 @@ from cctv.status.messages import Reason, SnapshotReady, WorkerEvent
 from cctv.status.snapshots import SnapshotStore
 from streams.camera.backoff import Backoff
 from streams.camera.opener import OpenError, OpenParams, StreamOpener, classify, safe_message
-from streams.camera.pipeline import CameraPipeline, PipelineParams
+from streams.camera.pipeline import CameraPipeline, PipelineParams, Shed
 from streams.ingest.lag import LagHistogram
 from streams.recording.segment_writer import SegmentRecorder
 
@@ -62,6 +62,7 @@ class CameraWorker:
         recorder: SegmentRecorder | None = None,
         on_snapshot: Callable[[str, bytes, int], None] | None = None,
         lag: LagHistogram | None = None,
+        shed: Shed | None = None,
     ) -> None:
         self.camera = camera
         self._url = url  # secret: never logged; use self.url_redacted
@@ -72,7 +73,7 @@ class CameraWorker:
         self.snapshots = snapshots
         self.clock = clock
         self.pipeline = CameraPipeline(camera, params.pipeline(), checks, self._emit,
-                                       on_snapshot or self._store_snapshot, clock, recorder, lag)
+                                       on_snapshot or self._store_snapshot, clock, recorder, lag, shed)
         self.backoff = Backoff(params.backoff_initial_s, params.backoff_max_s)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

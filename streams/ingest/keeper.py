@@ -92,6 +92,7 @@ class LeaseKeeper:
         self.store_errors = 0
         self.bus_errors = 0
         self.last_round_ms: int | None = None
+        self.valid_until_ms = 0  # until when the leases held are surely ours (the last renewal + ttl)
         self._stopped = False
         self._task: asyncio.Task[None] | None = None
         # lease statements never wait behind the store writer's batches: a renewal that is late loses cameras
@@ -102,6 +103,11 @@ class LeaseKeeper:
     def fence(self, camera: str) -> Fence | None:
         token = self.held.get(camera)
         return None if token is None else Fence(self.me.name, token)
+
+    def may_report(self, camera: str) -> bool:
+        """Whether other nodes may see this node's news of ``camera``: it holds the lease, and the lease
+        cannot have expired since the last renewal (a node that stood still says nothing until it renewed)."""
+        return camera in self.held and self.clock.now_ms() < self.valid_until_ms
 
     def on_released(self, camera: str) -> None:
         """The store writer committed a release."""
@@ -181,6 +187,7 @@ class LeaseKeeper:
             for camera in sorted(set(renewable) - set(kept)):
                 if self.held.get(camera) == renewable[camera]:
                     self._lose(camera)
+            self.valid_until_ms = now + self.ttl_ms
         try:
             beats = await self.read_nodes()
         except Exception as exc:  # noqa: BLE001 - nothing moves while the live nodes are unknown
@@ -225,6 +232,8 @@ class LeaseKeeper:
             self.store_errors += 1
             log.warning("lease keeper: cannot take leases (%s)", type(exc).__name__)
             return
+        if grants:
+            self.valid_until_ms = max(self.valid_until_ms, now + self.ttl_ms)
         lost_from: dict[str, list[str]] = {}
         for camera, grant in sorted(grants.items()):
             self.held[camera] = grant.token

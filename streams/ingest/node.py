@@ -17,7 +17,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from cctv.alerts.model import DISK_FULL, DISK_LOW, Observation
+from cctv.alerts.model import DISK_FULL, DISK_LOW, OVERLOADED, Observation
 from cctv.alerts.writer import AlertWriter, NodeWatch
 from cctv.app.services import Services
 from cctv.config.node import node_name
@@ -80,10 +80,10 @@ class IngestNode:
             motion_hold_s=st.motion_hold_s,
             stats_every_s=st.stats_every_s,
         )
+        kinds = ((DISK_FULL, DISK_LOW) if rec.enabled else ()) + (OVERLOADED,)
         self.node_alerts = AlertWriter(services.store, None, services.clock, services.alerts, node=NodeWatch(
-            node_name(cfg.node), (DISK_FULL, DISK_LOW), self._observe_disk, rec.alert_clear_s,
-            where=str(self.recordings),
-        )) if rec.enabled else None
+            node_name(cfg.node), kinds, self._observe, rec.alert_clear_s, where=str(self.recordings),
+        ))
         self._tasks: list[asyncio.Task[Any]] = []
         self.registry: NodeRegistry | None = None
         self._redis: aioredis.Redis | None = None
@@ -129,6 +129,14 @@ class IngestNode:
         self.keeper.draining = await self.registry.draining(self.name)  # type: ignore[union-attr]
         return beats
 
+    async def _observe(self) -> dict[str, Observation]:
+        """Overloaded: some ingest process sheds work (streams/ingest/shed.py); and the recording disk."""
+        overloaded = bool(self.pool.health()["overloaded"])
+        seen = {OVERLOADED: Observation(overloaded, tuple(self.monitor_cameras) if overloaded else ())}
+        if self.services.config.recording.enabled:
+            seen |= await self._observe_disk()
+        return seen
+
     async def _observe_disk(self) -> dict[str, Observation]:
         """Disk full: some recorder is paused on ENOSPC. Nearly full: free space under warn_free_pct."""
         paused = tuple(self.pool.recording_paused())
@@ -142,6 +150,11 @@ class IngestNode:
         low = pct > 0 and free is not None and bool(total) and free < total * pct / 100
         seen[DISK_LOW] = Observation(low, tuple(self.monitor_cameras) if low else (), free, total)
         return seen
+
+    def _excuse_silent(self, now_mono: float) -> None:
+        """Before each verdict: an ingest process that stands still is the node's lateness, not its cameras'."""
+        for shard, seconds in self.pool.silent(now_mono):
+            self.monitor.excuse_cameras(shard.cameras, seconds)
 
     def _on_segment(self, seg: NewSegment) -> None:
         if self.cluster:
@@ -164,19 +177,21 @@ class IngestNode:
             await store.awrite(reconcile_recordings, self.recordings, store, node=self._disk_node)
         self._tasks = [
             asyncio.create_task(self.monitor.run(), name="monitor"),
-            asyncio.create_task(self.monitor.run_ticks(), name="monitor-ticks"),
+            asyncio.create_task(self.monitor.run_ticks(before_tick=self._excuse_silent), name="monitor-ticks"),
         ]
         if self.services.config.recording.enabled:
             self._tasks.append(asyncio.create_task(self.retention.run(), name="retention"))
         await self.pool.start()
-        if self.node_alerts is not None:
+        if self.services.config.recording.enabled:
             self.recordings.mkdir(parents=True, exist_ok=True)
-            await self.node_alerts.start()
+        await self.node_alerts.start()
         if self.keeper is not None:
             bus = self.services.bus
             assert isinstance(bus, RedisBus)
             self._redis = aioredis.Redis.from_url(bus.url, socket_connect_timeout=3, socket_timeout=3)
             self.registry = NodeRegistry(self._redis, self.services.config.node.lease_ttl_s)
+            keeper = self.keeper
+            bus.withhold = lambda camera: not keeper.may_report(camera)  # fenced for the other nodes' views too
             await self.keeper.start()
             log.info("ingest node %s: %d processes; cameras follow the leases it holds", self.name,
                      len(self.pool.shards))
@@ -192,8 +207,7 @@ class IngestNode:
         ingest node among many then marks and releases its leases (through the writers, which stop after)."""
         if self.keeper is not None:
             await self.keeper.stop()
-        if self.node_alerts is not None:
-            await self.node_alerts.stop()
+        await self.node_alerts.stop()
         await self.pool.stop()
         self.channel.close()
         monitor_task, *periodic = self._tasks
@@ -222,4 +236,4 @@ class IngestNode:
             "monitor_stalled_s": round(self.monitor.stalled_s, 1),
             "retention_deleted": self.retention.deleted,
             "retention_errors": self.retention.errors,
-        } | (self.node_alerts.health() if self.node_alerts is not None else {})
+        } | self.node_alerts.health()

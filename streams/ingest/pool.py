@@ -35,6 +35,8 @@ from streams.ingest.protocol import Assign, Released, ShardHealth, ShardSpec, de
 log = logging.getLogger(__name__)
 
 CAMERAS_PER_PROC_MIN = 50
+SILENT_S = 3.0  # a process reports its health every 2 s: this long without a frame, it stands still
+HUNG_S = 60.0  # this long: it is hung; killed and restarted
 
 
 def default_procs(cameras: int, cores: int | None = None) -> int:
@@ -57,6 +59,10 @@ class ShardProcess:
         self.health: ShardHealth | None = None
         self.lag_before_restart = [0] * len(EDGES_MS)
         self.totals_before_restart = {"samples": 0, "errors": 0, "packets": 0, "reconnects": 0}
+        self.heard_mono: float | None = None  # when its last frame arrived (it sends its health every 2 s)
+        self.excused_to_mono = 0.0  # its silence is excused for its cameras up to here
+        self.stalls = 0
+        self.stalled_s = 0.0
 
     @property
     def running(self) -> bool:
@@ -201,6 +207,7 @@ class ShardPool:
         )
         shard.proc = proc
         started = self.clock.monotonic()
+        shard.heard_mono = started  # its silence counts from its start
         if shard.health is not None:  # keep the cumulative figures across restarts
             shard.lag_before_restart = [a + b for a, b in zip(shard.lag_before_restart, shard.health.lag_counts,
                                                                strict=False)]
@@ -233,6 +240,7 @@ class ShardPool:
                     raise
                 return  # clean EOF
             body = await stdout.readexactly(decode_length(head))
+            shard.heard_mono = self.clock.monotonic()
             for msg in pickle.loads(body):  # noqa: S301 - our own child process
                 self._handle(shard, msg)
 
@@ -250,6 +258,34 @@ class ShardPool:
             self._released(shard, msg.camera)
         else:
             self.channel.put(msg)
+
+    # -- a process that stands still ------------------------------------------------------------------
+
+    def silent(self, now_mono: float) -> list[tuple[ShardProcess, float]]:
+        """The running processes that sent nothing for ``SILENT_S`` or more (overloaded, paused), each with the
+        part of its silence not excused yet (the whole of it, from its last frame): that time is the node's,
+        not its cameras'. A process silent for ``HUNG_S`` is killed — the supervisor restarts it and reports
+        its cameras disconnected (reason ``error``): a hung process is the node's fault, and says so."""
+        out = []
+        for s in self.shards:
+            if not s.running or s.heard_mono is None or now_mono - s.heard_mono < SILENT_S:
+                continue
+            quiet = now_mono - s.heard_mono
+            start = max(s.heard_mono, s.excused_to_mono)
+            if s.excused_to_mono <= s.heard_mono:
+                s.stalls += 1
+                log.warning("ingest process %d sent nothing for %.1f s (overloaded or paused): its %d cameras "
+                            "are not blamed for it", s.index, quiet, len(s.cameras))
+            if now_mono > start:
+                out.append((s, now_mono - start))
+                s.stalled_s += now_mono - start
+                s.excused_to_mono = now_mono
+            if quiet >= HUNG_S and s.proc is not None:
+                log.error("ingest process %d sent nothing for %.0f s: killing it (it is restarted)", s.index, quiet)
+                with contextlib.suppress(ProcessLookupError):
+                    s.proc.kill()
+                s.heard_mono = None
+        return out
 
     # -- figures -----------------------------------------------------------------------------------
 
@@ -275,6 +311,8 @@ class ShardPool:
                           for s in self.shards],
             "workers": sum(len(s.cameras) for s in self.shards),
             "releasing": sum(len(s.releasing) for s in self.shards),
+            "proc_stalls": sum(s.stalls for s in self.shards),  # a process that sent nothing for SILENT_S
+            "proc_stalled_s": round(sum(s.stalled_s for s in self.shards), 1),
             "cameras_receiving": sum(h.receiving for h in live),
             "samples_analysed": totals["samples"],
             "packets": totals["packets"],
@@ -295,6 +333,12 @@ class ShardPool:
             "recording_queue_overflows": sum(r.get("queue_overflows", 0) for r in rec),
             "recording_queue_packets": sum(r.get("queue_packets", 0) for r in rec),
             "recording_paused": self.recording_paused(),
+            # a node that bends (streams/ingest/shed.py): the worst process's level, and the work it skipped
+            "shed_level": max((h.shed.get("shed_level", 0) for h in live), default=0),
+            "overloaded": any(h.shed.get("shed_level", 0) > 0 for h in live),
+            "shed_keyframes": sum(h.shed.get("skipped_keyframes", 0) for h in live),
+            "shed_snapshots": sum(h.shed.get("skipped_snapshots", 0) for h in live),
+            "loop_delay_ms_max": max((h.shed.get("loop_delay_ms_max", 0.0) for h in live), default=0.0),
         }
 
     def recording_paused(self) -> list[str]:

@@ -56,6 +56,7 @@ class ShardHealth:
     lag_counts: list[int] = field(default_factory=list)
     recording: dict[str, Any] = field(default_factory=dict)
     clients: dict[str, int] = field(default_factory=dict)  # "native" / "ffmpeg" → cameras
+    shed: dict[str, Any] = field(default_factory=dict)  # streams/ingest/shed.py: level, skipped work, loop delay
 
 
 def encode(obj: Any) -> bytes:

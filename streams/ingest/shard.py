@@ -39,6 +39,7 @@ from streams.camera.pipeline import CameraPipeline
 from streams.camera.thread_worker import CameraWorker
 from streams.ingest.lag import LagHistogram
 from streams.ingest.protocol import Assign, Released, ShardHealth, ShardSpec, decode_length, encode
+from streams.ingest.shed import PROBE_S, Shedder
 from streams.recording.segment_writer import SegmentRecorder
 from streams.recording.writer_thread import SegmentWriterThread
 from streams.rtsp.session import SessionParams
@@ -65,6 +66,7 @@ class Shard:
         bound_for = max(len(spec.cameras), self.config.node.capacity or 0, 1)
         self.out: Channel[Any] = Channel(droppable_bound(self.config.ingest.queue_size, bound_for))
         self.lag = LagHistogram()
+        self.shed = Shedder()
         self.native: dict[str, NativeCamera] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.threads: dict[str, CameraWorker] = {}
@@ -98,7 +100,7 @@ class Shard:
         checks = check_params(cfg, self.models.get(cam.path))
         if uses_native(cam, cfg):
             pipeline = CameraPipeline(cam.path, wp.pipeline(), checks, self._emit, self._snapshot, self.clock,
-                                      recorder, self.lag)
+                                      recorder, self.lag, self.shed)
             native = NativeCamera(
                 cam.path, cam.url, SessionParams(ing.connect_timeout_s, ing.stall_timeout_s), pipeline,
                 self._emit, self.clock, Backoff(ing.backoff_initial_s, ing.backoff_max_s),
@@ -142,7 +144,7 @@ class Shard:
 
     def _thread_worker(self, path: str, url: str, wp: Any, checks: Any, recorder: Any) -> CameraWorker:
         return CameraWorker(path, url, PyAVRtspOpener(), wp, checks, self.out, None, self.clock, recorder,
-                            on_snapshot=self._snapshot, lag=self.lag)
+                            on_snapshot=self._snapshot, lag=self.lag, shed=self.shed)
 
     async def _run_native(self, cam: NativeCamera) -> None:
         await cam.run()
@@ -182,6 +184,7 @@ class Shard:
                  len(self.native) + len(self.threads), len(self.native), len(self.threads))
         uplink = asyncio.create_task(self._uplink(writer), name="uplink")
         health = asyncio.create_task(self._health(), name="health")
+        probe = asyncio.create_task(self._probe_loop(), name="loop-probe")
         await self._commands(stdin)  # until EOF: the parent wants us to stop (or is gone)
         self._stopping = True
         for c in self.native.values():
@@ -199,6 +202,7 @@ class Shard:
         # every recorder has queued its finish: write and finish it all before the rows go up and we exit
         await asyncio.get_running_loop().run_in_executor(None, self.writer.close, WRITER_DRAIN_S)
         health.cancel()
+        probe.cancel()
         self.out.put(self.health())
         self.out.close()
         with contextlib.suppress(ConnectionError, asyncio.CancelledError):
@@ -232,6 +236,15 @@ class Shard:
         while batch := await self.out.get_batch():
             writer.write(encode(batch))
             await writer.drain()
+
+    async def _probe_loop(self) -> None:
+        """How late this process's loop runs: what the shedder decides from."""
+        loop = asyncio.get_running_loop()
+        while True:
+            t0 = loop.time()
+            await asyncio.sleep(PROBE_S)
+            now = loop.time()
+            self.shed.observe((now - t0 - PROBE_S) * 1000.0, now)
 
     async def _health(self) -> None:
         while True:
@@ -267,6 +280,7 @@ class Shard:
                 "paused": sorted({p.camera for p in pipes if p.recorder is not None and p.recorder.stats.paused}),
             },
             clients={"native": len(self.native), "ffmpeg": len(self.threads)},
+            shed=self.shed.report(),
         )
 
 

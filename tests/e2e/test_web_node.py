@@ -32,14 +32,15 @@ def test_serve_refuses_without_the_shared_store_and_bus(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "cctv", "serve", "--config", str(cfg)], capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 2
-    assert "store.url and bus.url must be set" in r.stderr and "cctv run" in r.stderr
+    assert "store.url, bus.url, node.secret must be set" in r.stderr and "cctv run" in r.stderr
 
 
 @pytest.mark.slow
 def test_a_web_node_shows_what_an_ingest_node_publishes_and_writes_nothing(tmp_path: Path) -> None:
     redis = PrivateRedis(tmp_path / "redis").start()
     db = tmp_path / "shared.sqlite3"  # the shared store (PostgreSQL between machines)
-    cfg = write_config(tmp_path / "config.yaml", store={"url": f"sqlite:///{db}"}, bus={"url": redis.url})
+    cfg = write_config(tmp_path / "config.yaml", store={"url": f"sqlite:///{db}"}, bus={"url": redis.url},
+                       node={"secret": "${CCTV_NODE_SECRET}"})
     try:
         with cctv_run(cfg, tmp_path / "web", tmp_path / "serve.log", free_port(), command="serve") as base:
             assert cameras(base)[CAM1]["state"] == "offline"  # no verdict yet: "starting"

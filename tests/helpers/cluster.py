@@ -1,5 +1,5 @@
 """A cluster on one machine for the end-to-end tests of many nodes (docs/nodes.md): a fresh PostgreSQL database
-on the shared server (dropped afterwards), a private Redis, the simulator, and `cctv ingest` / `cctv serve`
+on the shared server (dropped afterwards) or a private server the test may restart, a private Redis, the simulator, and `cctv ingest` / `cctv serve`
 processes — each with its own config (its ``node.name``), data folder and log — that a test starts, kills
 (SIGKILL, SIGSTOP) and restarts as a service manager would."""
 
@@ -19,9 +19,10 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from tests.helpers.e2e import ADMIN_PASSWORD, http_status
+from tests.helpers.e2e import ADMIN_PASSWORD, NODE_SECRET, http_status
 from tests.helpers.eventually import eventually
 from tests.helpers.postgres import PG_URL, _require_pg
+from tests.helpers.postgres_server import PrivatePostgres
 from tests.helpers.redis_server import PrivateRedis
 from tests.helpers.servers import free_port
 
@@ -52,15 +53,22 @@ class Node:
 class Cluster:
     """``base_config``: the YAML (as a dict) every node shares; each node adds its ``node`` section."""
 
-    def __init__(self, folder: Path, base_config: dict[str, Any]) -> None:
-        _require_pg()
-        self.folder = folder
+    def __init__(self, folder: Path, base_config: dict[str, Any], *, private_pg: bool = False) -> None:
+        """``private_pg``: a PostgreSQL server of its own (initdb in a temporary folder) that the test may stop
+        and start; else a fresh database on the shared server."""
+        self.pg: PrivatePostgres | None = None
         self.db_name = f"cctv_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{self.db_name}"'))
-        admin.dispose()
-        self.store_url = PG_URL.rsplit("/", 1)[0] + f"/{self.db_name}"
+        if private_pg:
+            self.pg = PrivatePostgres(folder / "pg").init()
+            self.store_url = self.pg.url
+        else:
+            _require_pg()
+            admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{self.db_name}"'))
+            admin.dispose()
+            self.store_url = PG_URL.rsplit("/", 1)[0] + f"/{self.db_name}"
+        self.folder = folder
         self.redis = PrivateRedis(folder / "redis").start()
         self.base_config = base_config | {"store": {"url": self.store_url}, "bus": {"url": self.redis.url}}
         self.nodes: dict[str, Node] = {}
@@ -70,13 +78,15 @@ class Cluster:
         folder = self.folder / name
         folder.mkdir(parents=True, exist_ok=True)
         cfg = folder / "config.yaml"
-        cfg.write_text(json.dumps(self.base_config | {"node": {"name": name, **node}}))  # JSON is YAML
+        node = {"name": name, "secret": "${CCTV_NODE_SECRET}", **node}
+        cfg.write_text(json.dumps(self.base_config | {"node": node}))  # JSON is YAML
         n = Node(name, command, cfg, folder / "data", folder / f"{name}.log", free_port())
         self.nodes[name] = n
         return n
 
     def start(self, node: Node, wait: bool = True) -> Node:
-        env = {**os.environ, "CCTV_DATA_DIR": str(node.data), "CCTV_ADMIN_PASSWORD": ADMIN_PASSWORD}
+        env = {**os.environ, "CCTV_DATA_DIR": str(node.data), "CCTV_ADMIN_PASSWORD": ADMIN_PASSWORD,
+               "CCTV_NODE_SECRET": NODE_SECRET}
         log = open(node.log, "ab")  # noqa: SIM115 - the child holds it
         node.proc = subprocess.Popen(
             [sys.executable, "-m", "cctv", node.command, "--config", str(node.config), "--port", str(node.port)],
@@ -119,6 +129,12 @@ class Cluster:
             rows = conn.execute(text("SELECT camera, node, token, expires_ms, renewed_ms FROM camera_leases"))
             return {r.camera: (r.node, r.token, r.expires_ms, r.renewed_ms) for r in rows}
 
+    def segments(self) -> list[tuple[str, int, int, str | None]]:
+        """(camera, start_ms, end_ms, node) of every segment row."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT camera, start_ms, end_ms, node FROM segments ORDER BY camera, start_ms"))
+            return [(r.camera, r.start_ms, r.end_ms, r.node) for r in rows]
+
     def intervals(self, camera: str) -> list[tuple[str, str, int, int | None]]:
         with self.engine.connect() as conn:
             rows = conn.execute(text("SELECT state, reason, start_ms, end_ms FROM status_intervals WHERE camera = :c "
@@ -134,6 +150,9 @@ class Cluster:
                 node.proc = None
         self.engine.dispose()
         self.redis.stop()
+        if self.pg is not None:
+            self.pg.remove()
+            return
         admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)'))

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from tests.helpers.eventually import eventually
 from tests.helpers.servers import login_opener
 
 ADMIN_PASSWORD = "e2e-admin-password"  # `cctv run` creates `admin` with it on first start
+NODE_SECRET = "e2e-node-secret-0123456789"  # node.secret: "${CCTV_NODE_SECRET}" in a many-node test's config
 
 _openers: dict[str, urllib.request.OpenerDirector] = {}
 
@@ -25,6 +27,17 @@ def get_json(url: str, base: str):  # type: ignore[no-untyped-def]
         _openers[base] = login_opener(base, "admin", ADMIN_PASSWORD)
     with _openers[base].open(url, timeout=5) as r:
         return json.load(r)
+
+
+def get_bytes(url: str, base: str) -> tuple[int, str, bytes]:
+    """(status, content type, body) of a GET as the admin; an HTTP error is an answer, not an exception."""
+    if base not in _openers:
+        _openers[base] = login_opener(base, "admin", ADMIN_PASSWORD)
+    try:
+        with _openers[base].open(url, timeout=5) as r:
+            return r.status, r.headers.get("Content-Type", ""), r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Content-Type", ""), exc.read()
 
 
 def cameras(base: str) -> dict[str, dict]:
@@ -59,7 +72,8 @@ def cctv_run(cfg_path: Path, data_dir: Path, log_path: Path, port: int, args: tu
              command: str = "run") -> Iterator[str]:
     """Run `cctv run` (or ``command``: "serve") until the block ends; yield its base URL once /healthz answers.
     On leaving, stop it with SIGTERM and assert it exited 0 (its log tail in the message)."""
-    env = {**os.environ, "CCTV_DATA_DIR": str(data_dir), "CCTV_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    env = {**os.environ, "CCTV_DATA_DIR": str(data_dir), "CCTV_ADMIN_PASSWORD": ADMIN_PASSWORD,
+           "CCTV_NODE_SECRET": NODE_SECRET}
     base = f"http://127.0.0.1:{port}"
     with open(log_path, "wb") as log:
         run = subprocess.Popen(

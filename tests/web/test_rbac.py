@@ -138,6 +138,7 @@ async def test_matrix(role: str, city: Services, client_as: Any) -> None:
     assert r.status == (200 if role in ("admin", "police") else 403), f"{role} GET /clips/new"
     assert_no_leak(await r.text(), f"{role} GET /clips/new")
     assert (await client.get("/admin/audit")).status == 403  # admins too: this one is scoped below the city
+    assert (await client.get("/admin/nodes")).status == 403  # the nodes carry cameras all over the city
 
     for url in UNSCOPED_STATUS + UNSCOPED_STATS:
         r = await client.get(url)
@@ -239,6 +240,7 @@ def test_every_route_is_in_the_matrix(web_services: Services) -> None:
                 "/api/clips", "/api/clips/{id}", "/keys/node.pub", "/admin/audit", "/camera/{path}/vod.m3u8",
                 "/camera/{path}/segments/{id}.ts", "/api/cameras/{path}/recordings"}  # clips, playback, audit
     covered |= {"/api/node-alerts", "/node-alerts/banner", "/node-alerts/{id}/ack"}  # tests/cctv/alerts/test_node_alerts.py
+    covered |= {"/admin/nodes", "/api/nodes"}  # tests/web/test_nodes_page.py
     assert seen == covered, f"routes not in the RBAC matrix: {seen - covered}"
 
 

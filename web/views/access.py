@@ -202,7 +202,8 @@ def nav_links(p: Principal | None) -> list[tuple[str, str]]:
         return []
     links = [("/alerts", N_("Alerts"), p.can(Perm.STATUS)), ("/tech", N_("Technician"), p.can(Perm.STATS)),
              ("/clips", N_("Evidence clips"), p.can(Perm.CLIPS_REQUEST) or p.can(Perm.CLIPS_APPROVE)),
-             ("/admin/audit", N_("Audit log"), p.can(Perm.AUDIT) and p.scope.is_city)]
+             ("/admin/audit", N_("Audit log"), p.can(Perm.AUDIT) and p.scope.is_city),
+             ("/admin/nodes", N_("Nodes"), p.can(Perm.SYSTEM) and p.scope.is_city)]
     return [(href, key) for href, key, ok in links if ok]
 
 

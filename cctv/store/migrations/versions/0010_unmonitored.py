@@ -16,7 +16,7 @@ depends_on = None
 _STATES_OLD = "state IN ('online', 'degraded', 'offline')"
 _STATES_NEW = "state IN ('online', 'degraded', 'offline', 'unmonitored')"
 _KINDS_OLD = "kind IN ('camera', 'disk_full', 'disk_low')"
-_KINDS_NEW = "kind IN ('camera', 'disk_full', 'disk_low', 'node_lost')"
+_KINDS_NEW = "kind IN ('camera', 'disk_full', 'disk_low', 'node_lost', 'overloaded')"
 
 
 def _check(table: str, name: str, condition: str) -> None:
