@@ -17,6 +17,7 @@ APT_PACKAGES=(
   ffmpeg
   chromium
   redis-server
+  nginx-light
 )
 
 sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
