@@ -46,8 +46,8 @@ class Node(_Model):
         "http://127.0.0.1:<its port> (nodes on one machine).",
     )
     moves_per_round: int = Field(
-        50, ge=1, le=10_000, description="At most this many cameras an ingest node takes, and as many it gives "
-        "away, per renewal: when a node joins or drains, cameras move gradually (no reconnect storm).",
+        50, ge=1, le=10_000, description="At most this many cameras an ingest node gives away per renewal (and "
+        "takes 4 times as many): when a node joins or drains, cameras move gradually (no reconnect storm).",
     )
 
     @model_validator(mode="after")

@@ -10,12 +10,13 @@ Every ``node.renew_every_s`` it
    draining moves cameras gradually, no reconnect storm): each stops here first, then its ``unmonitored``
    (``handover``) mark and the release are written, in that order, after its last rows — so the next holder
    starts only once this one has stopped;
-4. takes the cameras assignment gives it whose lease is free, expired or released, at most ``moves_per_round``
-   a round. A camera taken from a node that stopped renewing gets an ``unmonitored`` (``node_lost``) interval
+4. takes the cameras assignment gives it whose lease is free, expired or released, at most 4 × ``moves_per_round``
+   a round (a lost node's cameras are taken back quickly; planned moves are paced by the giver). A camera taken from a node that stopped renewing gets an ``unmonitored`` (``node_lost``) interval
    from that node's last renewal to this node's first verdict, and that node a ``node_lost`` alert listing the
    cameras taken (shared by every taker; closed when the node starts again).
 
-When Redis cannot be read, nothing moves (the cameras held stay held and keep recording); when the store cannot
+A backstop thread renews the leases when the event loop's rounds are late (a node at 100 % CPU keeps its
+cameras). When Redis cannot be read, nothing moves (the cameras held stay held and keep recording); when the store cannot
 be reached, the cameras keep running and recording — their leases may expire and another node take them, and
 then this node's status writes are refused by the fence and it drops them at its next successful renewal.
 """
@@ -24,6 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -41,6 +44,7 @@ from streams.ingest.assignment import NodeInfo, assign
 log = logging.getLogger(__name__)
 
 INGEST_ROLES = ("ingest",)
+TAKE_FACTOR = 4  # a round takes up to this many times moves_per_round
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +99,12 @@ class LeaseKeeper:
         self.valid_until_ms = 0  # until when the leases held are surely ours (the last renewal + ttl)
         self._stopped = False
         self._task: asyncio.Task[None] | None = None
+        # the backstop: a thread that renews when the event loop is too late to (a node at 100 % CPU keeps its
+        # cameras); a node stopped whole (SIGSTOP) renews nothing, as it should
+        self._renewed_mono = time.monotonic()
+        self._halt = threading.Event()
+        self._backstop: threading.Thread | None = None
+        self.backstop_renewals = 0
         # lease statements never wait behind the store writer's batches: a renewal that is late loses cameras
         self._db = ThreadPoolExecutor(1, thread_name_prefix="leases")
 
@@ -138,10 +148,37 @@ class LeaseKeeper:
                 self.store_errors += 1
                 log.exception("lease keeper: could not close this node's node_lost alert")
         self._task = asyncio.create_task(self._forever(), name="lease-keeper")
+        self._halt.clear()
+        self._backstop = threading.Thread(target=self._backstop_loop, name="lease-backstop", daemon=True)
+        self._backstop.start()
+
+    def _backstop_loop(self) -> None:
+        while not self._halt.wait(self.every_s / 2):
+            if time.monotonic() - self._renewed_mono < self.every_s * 1.5:
+                continue  # the loop's rounds renew on time
+            try:
+                held = dict(self.held)
+            except RuntimeError:  # changed while copied: the loop runs, and renews
+                continue
+            if not held:
+                continue
+            now = self.clock.now_ms()
+            try:
+                kept = self.leases.renew(self.me.name, held, now, self.ttl_ms)
+            except Exception:  # noqa: BLE001 - the loop's next round says what is wrong
+                continue
+            self._renewed_mono = time.monotonic()
+            self.backstop_renewals += 1
+            if kept == set(held):  # a camera lost meanwhile: the loop's round drops it first
+                self.valid_until_ms = max(self.valid_until_ms, now + self.ttl_ms)
 
     async def stop(self) -> None:
         """Stop the rounds (the cameras are stopped by the ingest node, then ``release_all``)."""
         self._stopped = True
+        self._halt.set()
+        if self._backstop is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._backstop.join, 5.0)
+            self._backstop = None
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -188,6 +225,7 @@ class LeaseKeeper:
                 if self.held.get(camera) == renewable[camera]:
                     self._lose(camera)
             self.valid_until_ms = now + self.ttl_ms
+            self._renewed_mono = time.monotonic()
         try:
             beats = await self.read_nodes()
         except Exception as exc:  # noqa: BLE001 - nothing moves while the live nodes are unknown
@@ -223,7 +261,9 @@ class LeaseKeeper:
             log.info("lease keeper: handing %d cameras to other nodes", len(away))
 
     async def _take(self, wanted: set[str], now: int) -> None:
-        todo = sorted(wanted - set(self.held))[: self.moves]
+        # taking is throttled less than giving: a planned move waits for the giver anyway, and a lost node's
+        # cameras (or a cold start) should be watched again as soon as possible
+        todo = sorted(wanted - set(self.held))[: self.moves * TAKE_FACTOR]
         if not todo:
             return
         try:
@@ -283,6 +323,7 @@ class LeaseKeeper:
             "lease_store_errors": self.store_errors,
             "lease_bus_errors": self.bus_errors,
             "lease_rounds": self.rounds,
+            "lease_backstop_renewals": self.backstop_renewals,  # renewed by the thread: the loop was late
             "peers": [p.name for p in self.peers],
             "draining": self.draining,
         }
