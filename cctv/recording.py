@@ -27,6 +27,7 @@ class Segment:
     locked: bool = False
     garbage: bool = False
     path: str = ""  # relative to the recordings root
+    node: str | None = None  # the ingest node whose disk holds it (None: the one node of ``cctv run``)
 
 
 def segment_relpath(camera: str, start_ms: int, suffix: str = SEGMENT_SUFFIX) -> str:

@@ -8,6 +8,8 @@ data this node has:
 - ``GET /internal/snapshot/{camera}.jpg[?w=WIDTH]``: the camera's latest JPEG (scaled as the web's own
   snapshot route does), with ``ETag`` and ``X-Snapshot-Ms``; 304 on a matching ``If-None-Match``; 404 when
   this node has none.
+- ``GET /internal/segment/{id}``: a recording segment this node's disk holds (its row names this node), as
+  written (the caller checks its SHA-256 against the row); 404 for any other id.
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ import asyncio
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import select
 
 from cctv.app.services import Services
 from cctv.config.node import node_name
 from cctv.status.snapshots import fit_width, sized_etag
+from cctv.store.segment_models import SegmentRow
 from web.keys import SERVICES
 
 log = logging.getLogger(__name__)
@@ -80,9 +85,29 @@ async def snapshot(request: web.Request) -> web.Response:
     return web.Response(body=snap.jpeg, content_type="image/jpeg", headers=headers)
 
 
+def _segment_path(svc: Services, segment_id: int) -> Path | None:
+    with svc.store.engine.connect() as conn:
+        rel = conn.execute(select(SegmentRow.path).where(
+            SegmentRow.id == segment_id, SegmentRow.node == node_name(svc.config.node),
+            SegmentRow.garbage.is_(False))).scalar()
+    if rel is None:
+        return None
+    path = Path(svc.exports.recordings) / rel
+    return path if path.is_file() else None
+
+
+async def segment(request: web.Request) -> web.StreamResponse:
+    svc = request.app[SERVICES]
+    path = await svc.store.aread(_segment_path, svc, int(request.match_info["id"]))
+    if path is None:
+        return web.Response(status=404, text="404: no such segment on this node\n")
+    return web.FileResponse(path, headers={"Content-Type": "video/mp4", "Cache-Control": "no-store"})
+
+
 def create_internal_app(services: Services) -> web.Application:
     app = web.Application(client_max_size=64 * 1024, middlewares=[node_secret])
     app[SERVICES] = services
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/internal/snapshot/{path:[^/]+/[^/]+/[^/]+/[^/]+}.jpg", snapshot)
+    app.router.add_get(r"/internal/segment/{id:\d{1,18}}", segment)
     return app

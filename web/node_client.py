@@ -6,6 +6,11 @@ fetched from the owner's internal API (web/internal.py) with the node secret and
 while the bus has announced nothing newer for the camera (the live model's ``snapshot_ms``), the kept copy is
 served without asking; otherwise the owner is asked with ``If-None-Match``. When the owner cannot be reached
 the kept copy is served (a picture a little old beats none); without one the caller says so.
+
+Recordings: a segment row names the node whose disk holds it (``segments.node``). Playback streams it from that
+node (``open_segment``); an export copies it first (``locator``: for the export runner's threads) and checks
+its SHA-256 against the row as for a local file. A node that is down makes its part *unavailable*, said so by
+name — never "not recorded".
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -51,10 +58,12 @@ class NodeClient:
         self._read_at = -1e9
         self._lock = asyncio.Lock()
         self.session: aiohttp.ClientSession | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
         self._redis: aioredis.Redis | None = None
         self.figures = {"fetched": 0, "not_modified": 0, "served_cached": 0, "unreachable": 0, "stale_served": 0}
 
     async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_S))
         self._redis = aioredis.Redis.from_url(self.bus_url, socket_connect_timeout=3, socket_timeout=3)
 
@@ -73,6 +82,13 @@ class NodeClient:
                 await self._refresh()
         node = self._owners.get(camera)
         return self._urls.get(node) if node is not None else None
+
+    async def node_url(self, node: str) -> str | None:
+        """The internal API of ``node`` if it is alive now, else None."""
+        async with self._lock:
+            if time.monotonic() - self._read_at >= self.refresh_s:
+                await self._refresh()
+        return self._urls.get(node)
 
     async def _refresh(self) -> None:
         now_ms = int(time.time() * 1000)
@@ -138,6 +154,63 @@ class NodeClient:
             raise NodeUnreachable(f"{base}: {type(exc).__name__}") from None
         self.figures["fetched"] += 1
         return StoredSnapshot(body, t_ms, etag)
+
+    # -- recordings ---------------------------------------------------------------------------------------
+
+    async def open_segment(self, node: str, segment_id: int) -> aiohttp.ClientResponse:
+        """The response of ``node`` for a segment (the caller reads and releases it). Raises NodeUnreachable
+        when the node is not alive or does not answer; a 404 is the caller's to read."""
+        base = await self.node_url(node)
+        if base is None or self.session is None:
+            raise NodeUnreachable(f"node {node} is not alive")
+        try:
+            return await self.session.get(f"{base}/internal/segment/{segment_id}", headers=self._auth,
+                                          timeout=aiohttp.ClientTimeout(total=None, sock_connect=TIMEOUT_S,
+                                                                        sock_read=30))
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise NodeUnreachable(f"node {node}: {type(exc).__name__}") from None
+
+    async def fetch_segment(self, node: str, segment_id: int, dest: Path) -> None:
+        """Copy a segment from ``node`` into ``dest`` (written beside, then renamed)."""
+        part = dest.with_name(dest.name + ".part")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        r = await self.open_segment(node, segment_id)
+        try:
+            if r.status != 200:
+                raise NodeUnreachable(f"node {node} answered {r.status} for segment {segment_id}")
+            with part.open("wb") as f:
+                async for chunk in r.content.iter_chunked(1 << 16):
+                    await asyncio.to_thread(f.write, chunk)
+            part.replace(dest)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise NodeUnreachable(f"node {node}: {type(exc).__name__}") from None
+        finally:
+            r.release()
+            part.unlink(missing_ok=True)
+
+    def locator(self, cache: Path, local_root: Path) -> Callable[[Any], Path]:
+        """For the export runner's threads: where a segment's file is — fetched from the node that recorded
+        it into ``cache`` (its hash is checked against the row by the export). Raises ExportError naming the
+        node when it cannot be reached: its part is unavailable now, never "not recorded"."""
+        from cctv.evidence.export import ExportError
+        from cctv.evidence.manifest import iso_ms
+
+        def locate(seg: Any) -> Path:
+            if seg.node is None:
+                return local_root / seg.path
+            dest = cache / seg.node / f"{seg.id}.mp4"
+            if dest.is_file():
+                return dest
+            assert self.loop is not None
+            try:
+                asyncio.run_coroutine_threadsafe(self.fetch_segment(seg.node, seg.id, dest), self.loop).result(300)
+            except NodeUnreachable:
+                raise ExportError(
+                    f"the recording of {seg.camera} from {iso_ms(seg.start_ms)} is on node {seg.node}, which "
+                    "cannot be reached now: export again when it is back") from None
+            return dest
+
+        return locate
 
     def _keep(self, key: tuple[str, int | None], snap: StoredSnapshot) -> None:
         self._drop(key)

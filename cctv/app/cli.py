@@ -187,6 +187,9 @@ async def serve(config, host: str, port: int, *, ingest: bool, procs: int | None
         from web.node_client import NodeClient
 
         client = NodeClient(services.store, config.bus.url, config.node.secret)
+        # exports read each segment from the ingest node that recorded it (checked against its hash)
+        services.exports.locate = client.locator(services.exports.exports_dir / ".segments",
+                                                 services.exports.recordings)
     runner = web.AppRunner(create_app(services, client), handle_signals=False, access_log=None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -13,7 +13,7 @@ from typing import Any
 
 from cctv.evidence import EvidenceError
 from cctv.evidence import manifest as mf
-from cctv.evidence.export import ExportResult, Progress, export_clip
+from cctv.evidence.export import ExportResult, Locate, Progress, export_clip
 from cctv.evidence.keys import NodeKey
 from cctv.sites import Sites
 from cctv.store import Store
@@ -62,6 +62,7 @@ def produce(
     now_ms: int,
     request_id: str | None = None,
     progress: Progress | None = None,
+    locate: Locate | None = None,
 ) -> Evidence:
     """Export ``camera`` over [start_ms, end_ms) into ``out_dir`` with its signed manifest beside it."""
     if not sites.has_camera(camera):
@@ -72,7 +73,7 @@ def produce(
     out_dir = Path(out_dir)
     stem = free_stem(out_dir, clip_stem(case_ref, cam.path, start_ms))
     result = export_clip(
-        store, root, cam.path, start_ms, end_ms, out_dir, name=f"{stem}.mp4", progress=progress
+        store, root, cam.path, start_ms, end_ms, out_dir, name=f"{stem}.mp4", progress=progress, locate=locate
     )
     body = mf.build_body(
         case_ref=case_ref,
@@ -91,6 +92,7 @@ def produce(
                 "size_bytes": s.size_bytes,
                 "start_ms": s.start_ms,
                 "end_ms": s.end_ms,
+                **({"node": s.node} if s.node else {}),  # many nodes: the one that recorded it
             }
             for s in result.segments
         ],

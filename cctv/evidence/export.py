@@ -54,9 +54,15 @@ class SourceSegment:
     camera: str
     start_ms: int
     end_ms: int
-    path: str  # relative to the recordings root
+    path: str  # relative to the recordings root (of its node)
     sha256: str
     size_bytes: int
+    node: str | None = None  # the ingest node whose disk holds it (None: this one, ``cctv run``)
+
+
+# Where a segment's file is to be read: the recordings root, or (a web node among many) a copy fetched from the
+# ingest node that recorded it. Its hash is checked against the row either way.
+Locate = Callable[[SourceSegment], Path]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +88,7 @@ def covering_segments(store: Store, camera: str, start_ms: int, end_ms: int) -> 
             SegmentRow.path,
             SegmentRow.sha256,
             SegmentRow.size_bytes,
+            SegmentRow.node,
         )
         .where(
             SegmentRow.camera == camera,
@@ -105,6 +112,7 @@ def export_clip(
     *,
     name: str | None = None,
     progress: Progress | None = None,
+    locate: Locate | None = None,
 ) -> ExportResult:
     """Export ``camera`` over [start_ms, end_ms) into ``out_dir/name`` (default ``<camera>_<start>.mp4``)."""
     if end_ms <= start_ms:
@@ -113,7 +121,7 @@ def export_clip(
     if not sources:
         raise NoRecordings(f"no recordings of {camera} between {iso_ms(start_ms)} and {iso_ms(end_ms)}")
     out = Path(out_dir) / (name or default_clip_name(camera, start_ms))
-    return remux(sources, Path(root), start_ms, end_ms, out, progress=progress)
+    return remux(sources, Path(root), start_ms, end_ms, out, progress=progress, locate=locate)
 
 
 def default_clip_name(camera: str, start_ms: int, prefix: str = "") -> str:
@@ -129,8 +137,10 @@ def remux(
     out: Path,
     *,
     progress: Progress | None = None,
+    locate: Locate | None = None,
 ) -> ExportResult:
-    """Stream-copy the packets of ``sources`` (one camera, oldest first) over [start_ms, end_ms) into ``out``."""
+    """Stream-copy the packets of ``sources`` (one camera, oldest first) over [start_ms, end_ms) into ``out``;
+    each segment read from ``locate(seg)`` when given, else ``root / seg.path``."""
     if out.exists():
         raise ExportError(f"{out} exists already: an earlier clip is never overwritten")
     partial = out.with_name(out.name + PARTIAL)
@@ -142,8 +152,9 @@ def remux(
         for seg in sources:
             if cutter.done:
                 break
-            _check_hash(root, seg)
-            if _copy_segment(root / seg.path, seg, end_ms, cutter, writer, report):
+            path = locate(seg) if locate is not None else root / seg.path
+            _check_hash(path, seg)
+            if _copy_segment(path, seg, end_ms, cutter, writer, report):
                 used.append(seg)
         writer.write(cutter.flush())
         if writer.packets == 0:
@@ -167,9 +178,9 @@ def remux(
 # -- internals -----------------------------------------------------------------------------------------
 
 
-def _check_hash(root: Path, seg: SourceSegment) -> None:
+def _check_hash(path: Path, seg: SourceSegment) -> None:
     try:
-        digest, _size = sha256_file(root / seg.path)
+        digest, _size = sha256_file(path)
     except OSError as exc:
         raise ExportError(f"cannot read segment {seg.path}: {exc.strerror or exc}") from None
     if digest != seg.sha256:

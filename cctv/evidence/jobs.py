@@ -64,6 +64,8 @@ class ExportRunner:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._key: NodeKey | None = None
+        # a web node among many: where each segment's file is read (fetched from the node that recorded it)
+        self.locate: Any = None
 
     # -- files -------------------------------------------------------------------------------------------
 
@@ -223,6 +225,7 @@ class ExportRunner:
                     now_ms=self.clock.now_ms(),
                     request_id=str(req.id),
                     progress=progress.camera(i),
+                    locate=self.locate,
                 )
             except NoRecordings:
                 empty.append(cam.camera)

@@ -80,7 +80,8 @@ def build_body(
     created_ms: int,
     key: NodeKey,
 ) -> dict[str, Any]:
-    """The manifest body (to be signed). ``segments``: dicts with path, sha256, start_ms, end_ms, size_bytes."""
+    """The manifest body (to be signed). ``segments``: dicts with path, sha256, start_ms, end_ms, size_bytes and,
+    recorded by an ingest node among many, the node."""
     return {
         "request": {"case_ref": case_ref, "id": request_id},
         "camera": {"path": camera_path, "name": camera_name},
@@ -95,6 +96,7 @@ def build_body(
                 "size_bytes": int(s["size_bytes"]),
                 "start_ms": int(s["start_ms"]),
                 "end_ms": int(s["end_ms"]),
+                **({"node": str(s["node"])} if s.get("node") else {}),
             }
             for s in segments
         ],

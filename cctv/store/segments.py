@@ -48,7 +48,7 @@ def _locked() -> object:
 
 def _columns() -> tuple:
     return (SegmentRow.id, SegmentRow.camera, SegmentRow.start_ms, SegmentRow.end_ms, SegmentRow.size_bytes,
-            _locked().label("locked"), SegmentRow.garbage, SegmentRow.path)
+            _locked().label("locked"), SegmentRow.garbage, SegmentRow.path, SegmentRow.node)
 
 
 def segments(store: Store, camera: str | None = None, since_ms: int | None = None,
@@ -67,8 +67,8 @@ def segments(store: Store, camera: str | None = None, since_ms: int | None = Non
         q = q.where(SegmentRow.garbage.is_(False))
     q = q.order_by(SegmentRow.camera, SegmentRow.start_ms, SegmentRow.id)
     with store.engine.connect() as conn:
-        return [Segment(r.id, r.camera, r.start_ms, r.end_ms, r.size_bytes, bool(r.locked), bool(r.garbage), r.path)
-                for r in conn.execute(q)]
+        return [Segment(r.id, r.camera, r.start_ms, r.end_ms, r.size_bytes, bool(r.locked), bool(r.garbage), r.path,
+                        r.node) for r in conn.execute(q)]
 
 
 def segment_hash(store: Store, segment_id: int) -> str | None:

@@ -17,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, func, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from cctv.redact import redact_text
@@ -34,7 +35,7 @@ from cctv.status.messages import (
     StatusChange,
 )
 from cctv.store.leases import Fence, LeaseRelease, LeaseStore
-from cctv.store.models import MotionEvent
+from cctv.store.models import MotionEvent, StatusInterval
 from cctv.store.segments import NewSegment, add_segment
 from cctv.store.store import Store
 
@@ -189,6 +190,8 @@ class StoreWriter:
                 self.not_held += 1
                 return
         if isinstance(m, StatusChange):
+            if m.state == State.UNMONITORED:
+                m = self._after_open(conn, m)
             if not self.store.apply_status_change(m, conn, fence):
                 if fence is not None:
                     self.fenced_out += 1
@@ -211,6 +214,15 @@ class StoreWriter:
             elif current is not None:
                 self.store.end_motion_event(current, m.t_ms, m.score, conn)
                 opened[m.camera] = None
+
+    @staticmethod
+    def _after_open(conn: Connection, m: StatusChange) -> StatusChange:
+        """An ``unmonitored`` mark dated from a lease's last renewal may lie before the verdict the lost node
+        wrote after that renewal: the gap then starts where that verdict's interval starts (intervals never
+        overlap)."""
+        start = conn.execute(select(StatusInterval.start_ms).where(
+            StatusInterval.camera == m.camera, StatusInterval.end_ms.is_(None))).scalar()
+        return replace(m, since_ms=start) if start is not None and start > m.since_ms else m
 
     def _commit_released(self, cameras: list[str]) -> None:
         self.released += len(cameras)

@@ -7,22 +7,33 @@ node releases what it holds."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import re
 import signal
+import subprocess
+import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from cctv.config import load_config
+from cctv.evidence.verify import verify_files
 from streams.ingest.assignment import NodeInfo, assign
 from streams.sim import SimulatorProcess
 from tests.helpers.city import camera_paths, write_city
 from tests.helpers.cluster import Cluster
-from tests.helpers.e2e import cameras, get_bytes, get_json
+from tests.helpers.e2e import ADMIN_PASSWORD, NODE_SECRET, cameras, get_bytes, get_json
 from tests.helpers.eventually import eventually
-from tests.helpers.servers import free_port, gst_rtsp_missing
+from tests.helpers.servers import free_port, gst_rtsp_missing, login_opener
 
 pytestmark = [pytest.mark.slow, pytest.mark.rtsp]
 
@@ -48,17 +59,17 @@ def test_failover_handover_and_clean_stop(tmp_path: Path) -> None:
     if why := gst_rtsp_missing():
         pytest.skip(why)
     paths = camera_paths(N_CAMERAS)
-    city = write_city(tmp_path, free_port(), free_port(), N_CAMERAS, extra="recording: {enabled: false}")
+    city = write_city(tmp_path, free_port(), free_port(), N_CAMERAS, extra="recording: {segment_s: 4}")
     config = load_config(city)
     cluster = Cluster(tmp_path / "cluster", config.model_dump(mode="json", exclude_unset=True))
     try:
         with SimulatorProcess(config, tmp_path / "cache", tmp_path / "truth.jsonl"):
-            _scenario(cluster, paths)
+            _scenario(cluster, paths, tmp_path, ZoneInfo(config.site.timezone))
     finally:
         cluster.close()
 
 
-def _scenario(cluster: Cluster, paths: list[str]) -> None:
+def _scenario(cluster: Cluster, paths: list[str], tmp_path: Path, tz: ZoneInfo) -> None:
     web = cluster.start(cluster.add("web-1", "serve"))
     nodes = {n: cluster.start(cluster.add(n)) for n in INGEST}
     plan = planned(INGEST, paths)
@@ -79,9 +90,14 @@ def _scenario(cluster: Cluster, paths: list[str]) -> None:
     assert _status(f"{owner.base}/internal/snapshot/{cam}.jpg") == 401  # no secret: nothing
     assert _status(f"{owner.base}/") == 404  # an ingest node serves no pages
 
+    # (recording: every camera has a segment on the node that watches it)
+    eventually(lambda: all(any(r["node"] == plan[c] for r in cluster.segment_rows(c)) for c in paths), 30,
+               "a segment of every camera on its node")
+
     # 2. SIGKILL the node with the most cameras: the others take them within 15 s, with an unmonitored gap
     victim = max(INGEST, key=lambda n: sum(1 for v in plan.values() if v == n))
     lost = sorted(c for c, n in plan.items() if n == victim)
+    kill_ms = int(time.time() * 1000)
     cluster.kill(nodes[victim])
     killed = time.monotonic()
     survivors = tuple(n for n in INGEST if n != victim)
@@ -109,9 +125,24 @@ def _scenario(cluster: Cluster, paths: list[str]) -> None:
         assert rows[i - 1][3] == gap[0][2] and rows[i + 1][2] == gap[0][3] and rows[i + 1][0] == "online", rows
     _no_overlaps(cluster, paths)
 
+    # while the dead node is down, what it recorded is "unavailable", never "not recorded"
+    cam = lost[0]
+    day = get_json(f"{web.base}/api/cameras/{cam}/recordings", web.base)
+    assert day["unavailable"] and {u["node"] for u in day["unavailable"]} == {victim}, (
+        day, cluster.segment_rows(cam)[-3:])
+    before = [seg for seg in cluster.segment_rows(cam) if seg["node"] == victim][-1]
+    status, _kind, _body = get_bytes(f"{web.base}/camera/{cam}/segments/{before['id']}.ts", web.base)
+    assert status == 503
+
     # 3. restarted (as its service manager would), it takes its share back by clean handovers
     cluster.start(nodes[victim])
     eventually(lambda: holders(cluster) == plan, 40, lambda: f"leases back as planned: {holders(cluster)}")
+
+    # playback through the web node streams each segment from the node that recorded it
+    status, _kind, body = get_bytes(f"{web.base}/camera/{cam}/segments/{before['id']}.ts", web.base)
+    assert status == 200 and hashlib.sha256(body).hexdigest() == before["sha256"]
+    # a clip across the failover: segments of both nodes in one file, signed, and it verifies
+    _clip_across(cluster, web, cam, kill_ms, tz, tmp_path, {victim, after[cam]})
     eventually(lambda: all(_last_state(cluster, c) == "online" for c in lost), 20, "the returned cameras online")
     alerts = get_json(f"{web.base}/api/node-alerts", web.base)["alerts"]
     assert [a["closed_ms"] is not None for a in alerts if a["kind"] == "node_lost"] == [True], alerts
@@ -139,6 +170,58 @@ def _scenario(cluster: Cluster, paths: list[str]) -> None:
     for cam in paths:
         assert cluster.intervals(cam)[-1][:2] == ("unmonitored", "handover")
     assert cluster.stop(web) == 0, web.log_text()[-3000:]
+
+
+def _clip_across(cluster: Cluster, web: Any, cam: str, kill_ms: int, tz: ZoneInfo, tmp_path: Path,
+                 nodes: set[str]) -> None:
+    """A police request over [kill − 12 s, kill + 30 s) of ``cam``, approved by the admin, exported by the web
+    node from the segments of both nodes, downloaded and verified against the key the node publishes."""
+    eventually(lambda: any(s["start_ms"] > kill_ms + 30_000 for s in cluster.segment_rows(cam)), 60,
+               "segments recorded past the clip's end")
+    name, password = "bripka-andi", "police-password-0123"
+    r = subprocess.run([sys.executable, "-m", "cctv", "user", "add", name, "--role", "police", "--scope", "/",
+                        "--password-stdin", "--config", str(web.config)], input=password + "\n", text=True,
+                       capture_output=True, timeout=60, env={**os.environ, "CCTV_NODE_SECRET": NODE_SECRET})
+    assert r.returncode == 0, r.stderr
+    police = login_opener(web.base, name, password)
+    admin = login_opener(web.base, "admin", ADMIN_PASSWORD)
+
+    def local(ms: int) -> str:
+        return datetime.fromtimestamp(ms / 1000, tz).strftime("%Y-%m-%dT%H:%M:%S")
+
+    def post(opener: Any, url: str, fields: dict[str, str]) -> str:
+        with opener.open(f"{web.base}/", timeout=10) as page:
+            token = re.search(r'<meta name="csrf-token" content="([^"]+)">', page.read().decode())
+        assert token
+        data = urllib.parse.urlencode({**fields, "csrf_token": token.group(1)}).encode()
+        with opener.open(f"{web.base}{url}", data=data, timeout=30) as res:
+            return res.url
+
+    start_ms = (kill_ms - 12_000) // 1000 * 1000
+    where = post(police, "/clips", {"camera": cam, "start": local(start_ms), "end": local(start_ms + 42_000),
+                                     "case_ref": "LP/B/77/XII/2026", "reason": "Uji failover"})
+    rid = int(where.rstrip("/").rsplit("/", 1)[1])
+    post(admin, f"/clips/{rid}/approve", {"comment": "Lengkap."})
+    body = eventually(lambda: ((b := _json(police, f"{web.base}/api/clips/{rid}"))["state"] == "ready"
+                               or b.get("error")) and b, 90, lambda: f"the export: {_json(police, f'{web.base}/api/clips/{rid}')}")
+    assert body["state"] == "ready", body
+    urls = body["cameras"][0]["urls"]
+    clip, manifest, pub = tmp_path / "clip.mp4", tmp_path / "clip.manifest.json", tmp_path / "node.pub"
+    for url, dest in ((urls["clip"], clip), (urls["manifest"], manifest)):
+        with police.open(f"{web.base}{url}", timeout=30) as res:
+            dest.write_bytes(res.read())
+    with urllib.request.urlopen(f"{web.base}/keys/node.pub", timeout=10) as res:  # noqa: S310 - loopback
+        pub.write_bytes(res.read())
+    report = verify_files(clip, manifest, pub)
+    assert report.ok, report.failed
+    # both nodes' segments (and, this early in the test, maybe those of the first node up before it handed over)
+    assert {s.get("node") for s in report.body["segments"]} >= nodes  # type: ignore[index]
+    assert not report.body["gaps"] or all(g["end_ms"] - g["start_ms"] < 20_000 for g in report.body["gaps"])  # type: ignore[index]
+
+
+def _json(opener: Any, url: str) -> dict[str, Any]:
+    with opener.open(url, timeout=10) as res:
+        return json.load(res)
 
 
 def _status(url: str) -> int:

@@ -135,6 +135,13 @@ class Cluster:
             rows = conn.execute(text("SELECT camera, start_ms, end_ms, node FROM segments ORDER BY camera, start_ms"))
             return [(r.camera, r.start_ms, r.end_ms, r.node) for r in rows]
 
+    def segment_rows(self, camera: str) -> list[dict[str, Any]]:
+        """Every segment row of ``camera`` (id, start_ms, end_ms, node, sha256), oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, start_ms, end_ms, node, sha256 FROM segments WHERE camera = :c "
+                                     "ORDER BY start_ms, id"), {"c": camera})
+            return [dict(r._mapping) for r in rows]
+
     def intervals(self, camera: str) -> list[tuple[str, str, int, int | None]]:
         with self.engine.connect() as conn:
             rows = conn.execute(text("SELECT state, reason, start_ms, end_ms FROM status_intervals WHERE camera = :c "

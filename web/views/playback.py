@@ -9,7 +9,9 @@
   (nothing is cut or re-encoded: the player seeks). Each segment carries ``#EXT-X-PROGRAM-DATE-TIME`` (its
   wall-clock start); where recording stopped (a gap longer than ``TOLERANCE_MS``, or a new session) comes
   ``#EXT-X-DISCONTINUITY``. Audited (``recordings.play``: who, camera, range).
-- ``GET /camera/{path}/segments/{id}.ts``: one segment file of that camera, with Range support.
+- ``GET /camera/{path}/segments/{id}.ts``: one segment file of that camera, with Range support. On a web node
+  among many it is streamed from the ingest node that recorded it (web/node_client.py); while that node is
+  down: 503 naming it, and the day's ``unavailable`` spans say which recorded parts cannot be played now.
 
 Who: ``Perm.RECORDINGS`` (admins and operators), cameras in scope only (else 404, as for a camera that does
 not exist). Technicians never see recordings; police see footage only through approved clips.
@@ -22,6 +24,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 from sqlalchemy import select
 
@@ -33,7 +36,8 @@ from cctv.store.segment_models import SegmentRow
 from cctv.store.segments import segments
 from web.errors import CctvError
 from web.i18n import N_, iso_utc, lang_of, ngettext
-from web.keys import TIMEZONE
+from web.keys import NODE_CLIENT, TIMEZONE
+from web.node_client import NodeClient, NodeUnreachable
 from web.views.access import camera_or_404, require, services, tr
 
 CAMERA = "{path:[^/]+/[^/]+/[^/]+/[^/]+}"
@@ -117,6 +121,12 @@ async def recordings_of_day(request: web.Request) -> web.Response:
     spans, gaps = coverage(segs, start, end)
     now = svc.clock.now_ms()
     full = await svc.store.aread(svc.alerts.touching, cam.path, DISK_FULL, start, end)
+    unavailable: list[dict[str, int | str]] = []
+    client = request.app.get(NODE_CLIENT)
+    if client is not None:  # recorded on a node that is down now: there, but not playable until it is back
+        alive = {n: await client.node_url(n) is not None for n in {s.node for s in segs if s.node}}
+        unavailable = [{"start_ms": s.start_ms, "end_ms": s.end_ms, "node": s.node} for s in segs
+                       if s.node and not alive[s.node]]
     return web.json_response(
         {
             "camera": cam.path,
@@ -135,6 +145,8 @@ async def recordings_of_day(request: web.Request) -> web.Response:
             ],
             "recorded_ms": sum(s.end_ms - s.start_ms for s in spans),
             "segments": len(segs),
+            # many nodes: recorded, on a node that cannot be reached now (never counted as not recorded)
+            "unavailable": unavailable,
         }
     )
 
@@ -163,6 +175,50 @@ async def vod_playlist(request: web.Request) -> web.Response:
     return web.Response(text=body, content_type=MPEGURL, headers={"Cache-Control": "private, no-store"})
 
 
+def segment_node(store: Store, camera: str, segment_id: int) -> tuple[str | None] | None:
+    """(node,) of a live segment of ``camera`` (node None: ``cctv run``'s); None for any other id."""
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            select(SegmentRow.node).where(
+                SegmentRow.id == segment_id, SegmentRow.camera == camera, SegmentRow.garbage.is_(False)
+            )
+        ).first()
+    return (row[0],) if row is not None else None
+
+
+async def _remote_segment(request: web.Request, client: NodeClient, camera: str, segment_id: int) -> web.StreamResponse:
+    svc = services(request)
+    found = await svc.store.aread(segment_node, svc.store, camera, segment_id)
+    if found is None or found[0] is None:
+        raise CctvError(404, tr(request, "Not found"), tr(request, "This recording segment does not exist (any more)."))
+    node = found[0]
+    unavailable = CctvError(503, tr(request, "Recording unavailable now"), tr(
+        request, "This part of the recording is on node %(node)s, which cannot be reached now: it was recorded, "
+        "and plays again when the node is back.", node=node))
+    try:
+        upstream = await client.open_segment(node, segment_id)
+    except NodeUnreachable:
+        raise unavailable from None
+    try:
+        if upstream.status == 404:
+            raise CctvError(404, tr(request, "Not found"), tr(request, "This recording segment does not exist (any more)."))
+        if upstream.status != 200:
+            raise unavailable
+        resp = web.StreamResponse(headers={"Content-Type": "video/mp2t", "Cache-Control": "private, max-age=3600"})
+        if upstream.content_length is not None:
+            resp.content_length = upstream.content_length
+        await resp.prepare(request)
+        try:
+            async for chunk in upstream.content.iter_chunked(1 << 16):
+                await resp.write(chunk)
+        except (TimeoutError, aiohttp.ClientError):  # the node went away mid-file: the player asks again
+            return resp
+        await resp.write_eof()
+        return resp
+    finally:
+        upstream.release()
+
+
 def segment_file(store: Store, camera: str, segment_id: int) -> str | None:
     """The path (under the recordings root) of a live segment of ``camera``; None for any other id."""
     with store.engine.connect() as conn:
@@ -178,6 +234,9 @@ async def segment(request: web.Request) -> web.StreamResponse:
     require(request, Perm.RECORDINGS)
     cam = camera_or_404(request, request.match_info["path"])
     svc = services(request)
+    client = request.app.get(NODE_CLIENT)
+    if client is not None:  # a web node among many: the file is on the ingest node that recorded it
+        return await _remote_segment(request, client, cam.path, int(request.match_info["id"]))
     rel = await svc.store.aread(segment_file, svc.store, cam.path, int(request.match_info["id"]))
     path = Path(svc.exports.recordings) / rel if rel else None
     if path is None or not path.is_file():
