@@ -265,7 +265,8 @@ class Heartbeat:
         return NodeBeat(self.name, self.role, self.started_ms, self.s.clock.now_ms(), cameras=cameras,
                         lag_p99_ms=health.get("lag_ms_p99"), capacity=node.capacity, prefers=tuple(node.prefers),
                         draining=bool(health.get("draining", False)), internal_url=self.internal_url,
-                        overloaded=bool(health.get("overloaded", False)))
+                        overloaded=bool(health.get("overloaded", False)),
+                        soft_capacity=health.get("soft_capacity"))
 
     async def _forever(self) -> None:
         assert self.registry is not None

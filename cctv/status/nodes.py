@@ -40,6 +40,7 @@ class NodeBeat:
     prefers: tuple[str, ...] = ()
     draining: bool = False
     overloaded: bool = False  # it sheds analysis to keep up (streams/ingest/shed.py)
+    soft_capacity: int | None = None  # overloaded: the cameras it asks to keep (assignment's soft cap)
     internal_url: str | None = None  # an ingest node's internal API, for the web nodes (node.internal_url)
     clock_offset_ms: int = 0  # now_ms − Redis's clock at the beat (set by the registry)
 

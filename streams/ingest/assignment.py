@@ -9,7 +9,8 @@ the camera's area (``prefers``: area paths, e.g. a kecamatan) ahead of the other
 ranked node that still has room (``capacity``); cameras are placed in a fixed order (their own path), so the
 answer does not depend on the order the inputs come in. Without capacities, a node leaving moves only its own
 cameras and a node joining takes only the cameras it now ranks first for — about 1/n of them — which is why
-rendezvous hashing is used. A draining node (maintenance) gets none.
+rendezvous hashing is used. A draining node (maintenance) gets none. An overloaded node may ask to keep fewer
+(``soft_capacity``): honoured while other nodes have room, never at the price of a camera nobody watches.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ class NodeInfo:
     capacity: int | None = None  # the most cameras it takes; None: no limit
     prefers: tuple[str, ...] = ()  # area paths whose cameras it takes first
     draining: bool = False  # maintenance: its cameras move away, it gets none
+    # overloaded (streams/ingest/shed.py): what it asks to keep; honoured while another node has room, never
+    # at the price of a camera nobody watches
+    soft_capacity: int | None = None
 
 
 def rank(camera: str, nodes: Iterable[NodeInfo]) -> list[NodeInfo]:
@@ -45,17 +49,27 @@ def assign(cameras: Iterable[str], nodes: Sequence[NodeInfo]) -> dict[str, str |
     if len(set(names)) != len(names):
         raise ValueError(f"node names must be unique, got {sorted(names)}")
     room: dict[str, int | None] = {n.name: n.capacity for n in nodes}
+    soft: dict[str, int | None] = {n.name: n.soft_capacity for n in nodes}
     out: dict[str, str | None] = {}
     for camera in sorted(set(cameras)):
-        out[camera] = None
-        for node in rank(camera, nodes):
-            left = room[node.name]
-            if left is None or left > 0:
-                out[camera] = node.name
-                if left is not None:
-                    room[node.name] = left - 1
-                break
+        ranked = rank(camera, nodes)
+        # within the soft caps of overloaded nodes while another node has room; else within the hard caps only
+        chosen = _pick(ranked, room, soft) or _pick(ranked, room, None)
+        out[camera] = chosen
+        if chosen is not None:
+            for caps in (room, soft):
+                if caps[chosen] is not None:
+                    caps[chosen] -= 1  # type: ignore[operator]
     return out
+
+
+def _pick(ranked: list[NodeInfo], room: dict[str, int | None], soft: dict[str, int | None] | None) -> str | None:
+    for node in ranked:
+        left = room[node.name]
+        want = soft[node.name] if soft is not None else None
+        if (left is None or left > 0) and (want is None or want > 0):
+            return node.name
+    return None
 
 
 def moves(

@@ -70,6 +70,7 @@ class LeaseKeeper:
         every_s: float,
         moves_per_round: int = 50,
         alerts: AlertStore | None = None,
+        soft_capacity: Callable[[], int | None] | None = None,
     ) -> None:
         self.me = node
         self.inventory = sorted(set(inventory))
@@ -81,6 +82,7 @@ class LeaseKeeper:
         self.ttl_ms = int(ttl_s * 1000)
         self.every_s = every_s
         self.moves = max(1, moves_per_round)
+        self.soft_capacity = soft_capacity  # overloaded: what this node asks to keep (streams/ingest/shed.py)
         self.alerts = alerts  # node_lost alerts: opened by the takers, closed by the lost node when it is back
         self.held: dict[str, int] = {}  # camera → token (read by the store writer's thread: fences)
         self.stopping: set[str] = set()  # asked to stop here, not yet stopped
@@ -232,9 +234,10 @@ class LeaseKeeper:
             self.bus_errors += 1
             log.warning("lease keeper: cannot read the live nodes (%s); no camera moves", type(exc).__name__)
             return
-        self.peers = [NodeInfo(b.name, b.capacity, tuple(b.prefers), b.draining) for b in beats
+        self.peers = [NodeInfo(b.name, b.capacity, tuple(b.prefers), b.draining, b.soft_capacity) for b in beats
                       if b.role in INGEST_ROLES and b.name != self.me.name]
-        me = NodeInfo(self.me.name, self.me.capacity, self.me.prefers, self.draining)
+        soft = self.soft_capacity() if self.soft_capacity is not None else None
+        me = NodeInfo(self.me.name, self.me.capacity, self.me.prefers, self.draining, soft)
         plan = assign(self.inventory, [*self.peers, me])
         wanted = {c for c, n in plan.items() if n == me.name}
         self._give(wanted)

@@ -33,6 +33,7 @@ from cctv.store.segments import NewSegment
 from streams.ingest.assignment import NodeInfo
 from streams.ingest.keeper import LeaseKeeper, Watch
 from streams.ingest.pool import ShardPool, default_procs
+from streams.ingest.shed import Relief
 from streams.recording.maintenance import RetentionTask, reconcile_recordings
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class IngestNode:
         cameras = [] if cluster else inventory
         n = procs if procs else (cfg.ingest.procs or default_procs(expected))
         self.keeper: LeaseKeeper | None = None
+        self.relief = Relief()
         self.pool = ShardPool(
             cfg, cameras, n, self.recordings, self.channel, services.snapshots, self._on_segment,
             services.clock, self._reconcile if rec.enabled else None, log_level, shard_module,
@@ -95,7 +97,7 @@ class IngestNode:
                 inventory=inventory, leases=LeaseStore(services.store.engine), nodes=self._live_nodes,
                 watch=Watch(self._start_camera, self._stop_camera), bus=services.bus, clock=services.clock,
                 ttl_s=cfg.node.lease_ttl_s, every_s=cfg.node.renew_every_s, moves_per_round=cfg.node.moves_per_round,
-                alerts=services.alerts,
+                alerts=services.alerts, soft_capacity=self._soft_capacity,
             )
             services.health_probes.append(self.keeper.health)
         services.health_probes.append(self.health)
@@ -150,6 +152,11 @@ class IngestNode:
         low = pct > 0 and free is not None and bool(total) and free < total * pct / 100
         seen[DISK_LOW] = Observation(low, tuple(self.monitor_cameras) if low else (), free, total)
         return seen
+
+    def _soft_capacity(self) -> int | None:
+        """Overloaded for a while: ask assignment to move some cameras to nodes with room."""
+        h = self.pool.health()
+        return self.relief.update(int(h["shed_level"]), int(h["workers"]), self.services.clock.monotonic())
 
     def _excuse_silent(self, now_mono: float) -> None:
         """Before each verdict: an ingest process that stands still is the node's lateness, not its cameras'."""
@@ -234,6 +241,7 @@ class IngestNode:
             "monitor_handled": self.monitor.handled,
             "monitor_stalls": self.monitor.stalls,  # the node's own lateness, excused for its cameras
             "monitor_stalled_s": round(self.monitor.stalled_s, 1),
+            "soft_capacity": self.relief.value,  # overloaded: what this node asks assignment to keep
             "retention_deleted": self.retention.deleted,
             "retention_errors": self.retention.errors,
         } | self.node_alerts.health()

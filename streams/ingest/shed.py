@@ -85,3 +85,32 @@ class Shedder:
                "loop_delay_ms_max": round(self.delay_ms_max, 1)}
         self.delay_ms_max = 0.0
         return out
+
+
+class Relief:
+    """What an overloaded ingest node asks assignment for (``soft_capacity``): while it sheds at level
+    ``RELIEF_LEVEL`` or more, 10 % fewer cameras than it has, again every ``step_s``; once it has shed nothing
+    for ``calm_s``, nothing (its share comes back). Other nodes take what it gives up only while they have room
+    (streams/ingest/assignment.py)."""
+
+    RELIEF_LEVEL = 2
+
+    def __init__(self, step_s: float = 30.0, calm_s: float = 120.0) -> None:
+        self.step_s, self.calm_s = step_s, calm_s
+        self.value: int | None = None
+        self._stepped: float | None = None
+        self._calm_since: float | None = None
+
+    def update(self, level: int, cameras: int, now: float) -> int | None:
+        if level >= self.RELIEF_LEVEL:
+            self._calm_since = None
+            if self._stepped is None or now - self._stepped >= self.step_s:
+                self._stepped = now
+                self.value = max(1, int(min(cameras, self.value or cameras) * 0.9))
+                log.warning("ingest node overloaded: asking to keep %d cameras (has %d)", self.value, cameras)
+        elif level == 0 and self.value is not None:
+            self._calm_since = now if self._calm_since is None else self._calm_since
+            if now - self._calm_since >= self.calm_s:
+                self.value, self._stepped, self._calm_since = None, None, None
+                log.info("ingest node calm again: takes its full share")
+        return self.value

@@ -72,3 +72,16 @@ def test_a_draining_node_gets_nothing() -> None:
 def test_node_names_must_be_unique() -> None:
     with pytest.raises(ValueError, match="unique"):
         assign(CAMERAS, nodes("a", "a"))
+
+
+def test_an_overloaded_node_sheds_cameras_only_to_nodes_with_room() -> None:
+    cams = [f"k/l/rt-{i:03d}/cam-1" for i in range(300)]
+    free = assign(cams, [NodeInfo("a"), NodeInfo("b")])
+    share = sum(1 for n in free.values() if n == "a")
+    tired = assign(cams, [NodeInfo("a", soft_capacity=share - 30), NodeInfo("b")])
+    assert sum(1 for n in tired.values() if n == "a") == share - 30 and None not in tired.values()
+    moved = [c for c in cams if free[c] != tired[c]]
+    assert len(moved) == 30 and all(free[c] == "a" and tired[c] == "b" for c in moved)  # only a's, to b
+    # nobody else has room: the overloaded node keeps them (a camera nobody watches is worse)
+    full = assign(cams, [NodeInfo("a", soft_capacity=10), NodeInfo("b", capacity=len(cams) - share)])
+    assert None not in full.values() and sum(1 for n in full.values() if n == "a") == share

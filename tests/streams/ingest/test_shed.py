@@ -3,7 +3,7 @@ in between, steps down after a long calm, thins keyframes in a fixed pattern and
 
 from __future__ import annotations
 
-from streams.ingest.shed import LEVELS, Shedder
+from streams.ingest.shed import LEVELS, Relief, Shedder
 
 
 def test_it_steps_up_on_sustained_lateness_only_and_down_after_a_long_calm() -> None:
@@ -45,3 +45,14 @@ def test_keyframes_are_thinned_in_a_fixed_pattern_and_counted() -> None:
     assert taken == [4, 8, 12, 16] and s.skipped_keyframes == 12
     s.level = len(LEVELS) - 1
     assert s.analyse_every == 8 and s.snapshot_factor == 4
+
+
+def test_relief_asks_for_ten_percent_fewer_every_step_while_overloaded_and_nothing_once_calm() -> None:
+    r = Relief(step_s=30, calm_s=120)
+    assert r.update(1, 500, 0.0) is None  # shedding a little: no move
+    assert r.update(2, 500, 1.0) == 450
+    assert r.update(3, 480, 10.0) == 450  # within the step: the same ask
+    assert r.update(3, 450, 31.0) == 405
+    assert r.update(1, 405, 40.0) == 405  # still shedding a bit: holds what it asked
+    assert r.update(0, 405, 50.0) == 405 and r.update(0, 405, 169.0) == 405
+    assert r.update(0, 405, 171.0) is None  # calm for 2 minutes: its full share again
