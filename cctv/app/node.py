@@ -270,12 +270,20 @@ class Heartbeat:
 
     async def _forever(self) -> None:
         assert self.registry is not None
+        failing = False
         while True:
             try:
                 await self.registry.beat(self.beat())
             except (RedisError, OSError) as exc:  # the bus reconnects on its own; the next beat retries
                 self.errors += 1
-                log.warning("node heartbeat: cannot reach redis (%s)", type(exc).__name__)
+                if not failing:  # once per outage; counted in errors
+                    log.warning("node heartbeat: cannot reach redis (%s); trying every %g s", type(exc).__name__,
+                                self.every_s)
+                failing = True
+            else:
+                if failing:
+                    log.warning("node heartbeat: redis reachable again")
+                failing = False
             await asyncio.sleep(self.every_s)
 
 

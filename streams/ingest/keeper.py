@@ -98,6 +98,7 @@ class LeaseKeeper:
         self.store_errors = 0
         self.bus_errors = 0
         self.last_round_ms: int | None = None
+        self._blind_since: int | None = None  # since when Redis could not be read
         self.valid_until_ms = 0  # until when the leases held are surely ours (the last renewal + ttl)
         self._stopped = False
         self._task: asyncio.Task[None] | None = None
@@ -232,8 +233,14 @@ class LeaseKeeper:
             beats = await self.read_nodes()
         except Exception as exc:  # noqa: BLE001 - nothing moves while the live nodes are unknown
             self.bus_errors += 1
-            log.warning("lease keeper: cannot read the live nodes (%s); no camera moves", type(exc).__name__)
+            if self._blind_since is None:  # once per outage (counted in lease_bus_errors)
+                self._blind_since = now
+                log.warning("lease keeper: cannot read the live nodes (%s); no camera moves until it can",
+                            type(exc).__name__)
             return
+        if self._blind_since is not None:
+            log.warning("lease keeper: the live nodes are readable again after %.0f s", (now - self._blind_since) / 1000)
+            self._blind_since = None
         self.peers = [NodeInfo(b.name, b.capacity, tuple(b.prefers), b.draining, b.soft_capacity) for b in beats
                       if b.role in INGEST_ROLES and b.name != self.me.name]
         soft = self.soft_capacity() if self.soft_capacity is not None else None

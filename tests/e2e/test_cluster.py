@@ -34,6 +34,7 @@ from tests.helpers.cluster import Cluster
 from tests.helpers.e2e import ADMIN_PASSWORD, NODE_SECRET, cameras, get_bytes, get_json
 from tests.helpers.eventually import eventually
 from tests.helpers.servers import free_port, gst_rtsp_missing, login_opener
+from tests.helpers.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.slow, pytest.mark.rtsp]
 
@@ -305,4 +306,45 @@ def test_redis_and_postgresql_restarts_lose_nothing(tmp_path: Path) -> None:
                 assert cluster.stop(nodes[n]) == 0, nodes[n].log_text()[-3000:]
             assert cluster.stop(web) == 0, web.log_text()[-3000:]
     finally:
+        cluster.close()
+
+
+def test_a_node_cut_off_from_redis_never_makes_two_owners(tmp_path: Path) -> None:
+    """Ingest node b reaches Redis through a link that fails (a proxy that stops forwarding): the others no
+    longer see b's heartbeat and would take its cameras, but b still renews its leases in PostgreSQL, so they
+    cannot: every camera keeps exactly one owner, online, and nothing moves until the link is back."""
+    if why := gst_rtsp_missing():
+        pytest.skip(why)
+    paths = camera_paths(6)
+    city = write_city(tmp_path, free_port(), free_port(), 6, extra="recording: {enabled: false}")
+    config = load_config(city)
+    cluster = Cluster(tmp_path / "cluster", config.model_dump(mode="json", exclude_unset=True))
+    link = TcpProxy(cluster.redis.port).start()
+    names = ("ingest-a", "ingest-b")
+    try:
+        with SimulatorProcess(config, tmp_path / "cache", tmp_path / "truth.jsonl"):
+            a = cluster.start(cluster.add("ingest-a"))
+            b = cluster.start(cluster.add("ingest-b", bus_url=f"redis://127.0.0.1:{link.port}/0"))
+            plan = planned(names, paths)
+            eventually(lambda: holders(cluster) == plan, 60, lambda: f"leases as planned: {holders(cluster)}")
+            eventually(lambda: all(_last_state(cluster, c) == "online" for c in paths), 60, "all online")
+            mine = sorted(c for c, n in plan.items() if n == "ingest-b")
+            link.cut()
+            # a no longer sees b, and tries to take b's cameras every round: the leases say no
+            eventually(lambda: "ingest-b" not in a.health()["ingest"]["peers"], 20, "a to lose sight of b")
+            taken = a.health()["ingest"]["leases_taken"]
+            deadline = time.monotonic() + 12
+            while time.monotonic() < deadline:
+                assert holders(cluster) == plan  # one owner each, the same
+                time.sleep(1.0)  # a sampling period, not a wait for something
+            assert a.health()["ingest"]["leases_taken"] == taken  # it tried, every round, and took none
+            assert all(_last_state(cluster, c) == "online" for c in mine)  # b still watches and writes them
+            link.heal()
+            eventually(lambda: "ingest-b" in a.health()["ingest"]["peers"], 30, "a to see b again")
+            assert holders(cluster) == plan
+            _no_overlaps(cluster, paths)
+            for n in (a, b):
+                assert cluster.stop(n) == 0, n.log_text()[-3000:]
+    finally:
+        link.stop()
         cluster.close()

@@ -74,12 +74,14 @@ class Cluster:
         self.nodes: dict[str, Node] = {}
         self.engine = create_engine(self.store_url)
 
-    def add(self, name: str, command: str = "ingest", **node: Any) -> Node:
+    def add(self, name: str, command: str = "ingest", bus_url: str | None = None, **node: Any) -> Node:
+        """``bus_url``: this node reaches Redis elsewhere (through a proxy that a test cuts)."""
         folder = self.folder / name
         folder.mkdir(parents=True, exist_ok=True)
         cfg = folder / "config.yaml"
         node = {"name": name, "secret": "${CCTV_NODE_SECRET}", **node}
-        cfg.write_text(json.dumps(self.base_config | {"node": node}))  # JSON is YAML
+        extra: dict[str, Any] = {"node": node} | ({"bus": {"url": bus_url}} if bus_url else {})
+        cfg.write_text(json.dumps(self.base_config | extra))  # JSON is YAML
         n = Node(name, command, cfg, folder / "data", folder / f"{name}.log", free_port())
         self.nodes[name] = n
         return n
