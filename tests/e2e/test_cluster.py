@@ -290,6 +290,8 @@ def test_redis_and_postgresql_restarts_lose_nothing(tmp_path: Path) -> None:
             up_ms = int(time.time() * 1000)
             cluster.pg.start()
             eventually(lambda: len(cluster.segments()) > before + 2 * len(paths), 60, "the waiting rows written")
+            eventually(lambda: all(any(c == cam and e > up_ms for c, _s, e, _n in cluster.segments())
+                                   for cam in paths), 60, "every camera's segment past the outage indexed")
             eventually(lambda: holders(cluster) == plan, 30, lambda: f"no lease moved: {holders(cluster)}")
             eventually(lambda: all_online(web.base, paths), 40, "all online after the outage")
             for node in nodes.values():
