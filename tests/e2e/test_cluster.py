@@ -1,4 +1,4 @@
-"""Many nodes on one machine (docs/nodes.md): 3 ingest nodes and a web node on a real PostgreSQL and Redis, with
+"""Many nodes on one machine (docs/nodes.md): 3 ingest nodes and 2 web nodes on a real PostgreSQL and Redis, with
 the simulator's cameras over real RTSP. Every camera is watched by exactly the node assignment names; an ingest
 node killed with SIGKILL loses its cameras to the others within 15 s, with an honest ``unmonitored`` gap in
 the store and a ``node_lost`` alert; restarted, it takes its share back by clean handovers; one paused
@@ -72,13 +72,15 @@ def test_failover_handover_and_clean_stop(tmp_path: Path) -> None:
 
 def _scenario(cluster: Cluster, paths: list[str], tmp_path: Path, tz: ZoneInfo) -> None:
     web = cluster.start(cluster.add("web-1", "serve"))
+    web2 = cluster.start(cluster.add("web-2", "serve"))
     nodes = {n: cluster.start(cluster.add(n)) for n in INGEST}
     plan = planned(INGEST, paths)
     assert len(set(plan.values())) == 3  # every node has a share (rendezvous over these names)
 
     # 1. every camera online, each watched by the node assignment names, once
     eventually(lambda: holders(cluster) == plan, 60, lambda: f"leases as planned: {holders(cluster)} vs {plan}")
-    eventually(lambda: all_online(web.base, paths), 60, lambda: f"all online via the web node: {cameras(web.base)}")
+    for w in (web, web2):  # every camera online through either web node
+        eventually(lambda w=w: all_online(w.base, paths), 60, lambda w=w: f"all online via {w.name}: {cameras(w.base)}")
     for n, node in nodes.items():
         h = node.health()["ingest"]
         assert h["leases_held"] == sum(1 for v in plan.values() if v == n) == h["workers"], h
@@ -170,7 +172,8 @@ def _scenario(cluster: Cluster, paths: list[str], tmp_path: Path, tz: ZoneInfo) 
     assert holders(cluster) == {}
     for cam in paths:
         assert cluster.intervals(cam)[-1][:2] == ("unmonitored", "handover")
-    assert cluster.stop(web) == 0, web.log_text()[-3000:]
+    for w in (web, web2):
+        assert cluster.stop(w) == 0, w.log_text()[-3000:]
 
 
 def _clip_across(cluster: Cluster, web: Any, cam: str, kill_ms: int, tz: ZoneInfo, tmp_path: Path,
