@@ -77,18 +77,20 @@ class NodeClient:
 
     async def owner_url(self, camera: str) -> str | None:
         """The internal API of the node that holds ``camera`` now, or None."""
-        async with self._lock:
-            if time.monotonic() - self._read_at >= self.refresh_s:
-                await self._refresh()
+        await self._fresh()
         node = self._owners.get(camera)
         return self._urls.get(node) if node is not None else None
 
     async def node_url(self, node: str) -> str | None:
         """The internal API of ``node`` if it is alive now, else None."""
+        await self._fresh()
+        return self._urls.get(node)
+
+    async def _fresh(self) -> None:
+        """Read the leases and the heartbeats again when the last reading is ``refresh_s`` old."""
         async with self._lock:
             if time.monotonic() - self._read_at >= self.refresh_s:
                 await self._refresh()
-        return self._urls.get(node)
 
     async def _refresh(self) -> None:
         now_ms = int(time.time() * 1000)

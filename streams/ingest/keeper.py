@@ -135,8 +135,12 @@ class LeaseKeeper:
         token = self.held.get(camera)
         if token is None:  # lost meanwhile: the new holder marks the gap
             return
+        self._mark_and_release(camera, token, self.clock.now_ms())
+
+    def _mark_and_release(self, camera: str, token: int, now: int) -> None:
+        """Through the store writer, after the camera's last rows: its ``unmonitored`` (handover) mark, then
+        the release of its lease."""
         self.releasing.add(camera)
-        now = self.clock.now_ms()
         self.bus.publish(TOPIC_STATUS, StatusChange(camera, State.UNMONITORED, Reason.HANDOVER, now, None))
         self.bus.publish(TOPIC_LEASE, LeaseRelease(camera, Fence(self.me.name, token), now))
 
@@ -191,11 +195,8 @@ class LeaseKeeper:
         """At a clean stop, after every camera stopped: mark and release each lease, through the writer."""
         now = self.clock.now_ms()
         for camera, token in sorted(self.held.items()):
-            if camera in self.releasing:
-                continue
-            self.releasing.add(camera)
-            self.bus.publish(TOPIC_STATUS, StatusChange(camera, State.UNMONITORED, Reason.HANDOVER, now, None))
-            self.bus.publish(TOPIC_LEASE, LeaseRelease(camera, Fence(self.me.name, token), now))
+            if camera not in self.releasing:
+                self._mark_and_release(camera, token, now)
         self.stopping.clear()
 
     def close(self) -> None:
