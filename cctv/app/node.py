@@ -256,10 +256,7 @@ class Heartbeat:
             await self.client.aclose()
 
     def beat(self) -> NodeBeat:
-        health: dict[str, Any] = {}
-        for probe in self.s.health_probes:
-            with contextlib.suppress(Exception):
-                health.update(probe())
+        health, _failed = self.s.health(log_failures=False)
         node = self.s.config.node
         cameras = int(health.get("workers", 0)) if self.role != "web" else 0
         return NodeBeat(self.name, self.role, self.started_ms, self.s.clock.now_ms(), cameras=cameras,

@@ -6,6 +6,7 @@ here starts anything — the order in which things start and stop is cctv/app/no
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,8 @@ from cctv.store import Store
 from cctv.store.alerts import AlertStore
 from cctv.store.clip_store import ClipStore
 
+log = logging.getLogger(__name__)
+
 HealthProbe = Callable[[], dict[str, Any]]
 
 
@@ -51,6 +54,20 @@ class Services:
     exports: ExportRunner  # the node's export job runner (recover() at start-up)
     # Figures for /healthz: each part that runs on this node adds its own when it is built.
     health_probes: list[HealthProbe]
+
+    def health(self, log_failures: bool = True) -> tuple[dict[str, Any], int]:
+        """Every health probe's figures in one dict, and how many probes failed (each logged with its
+        traceback when ``log_failures``; the heartbeat, every few seconds, does not)."""
+        merged: dict[str, Any] = {}
+        failed = 0
+        for probe in self.health_probes:
+            try:
+                merged.update(probe())
+            except Exception:  # noqa: BLE001 - counted for the caller
+                failed += 1
+                if log_failures:
+                    log.exception("health probe %r failed", probe)
+        return merged, failed
 
     @property
     def recordings(self) -> Path:

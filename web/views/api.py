@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict
-from typing import Any
 
 from aiohttp import web
 
@@ -22,8 +20,6 @@ from web.views.access import (
     services,
     tr,
 )
-
-log = logging.getLogger(__name__)
 
 CAMERA_PATH = "{path:[^/]+/[^/]+/[^/]+/[^/]+}"  # kecamatan/kelurahan/rt/camera
 MAX_MS = 10**14  # year 5138: anything larger is a mistake
@@ -79,14 +75,7 @@ async def area(request: web.Request) -> web.Response:
 async def healthz(request: web.Request) -> web.Response:
     svc = services(request)
     hub = request.app[SOCKET_HUB]
-    ingest: dict[str, Any] = {}
-    probe_errors = 0
-    for probe in svc.health_probes:
-        try:
-            ingest.update(probe())
-        except Exception:
-            probe_errors += 1
-            log.exception("health probe %r failed", probe)
+    ingest, probe_errors = svc.health()
     body = {
         "status": "ok",
         "cameras": len(svc.live.cameras("")),

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
-from typing import Any
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -35,12 +34,7 @@ async def _nodes(request: web.Request) -> tuple[list[NodeBeat], bool]:
                         tr(request, "The list of nodes covers the whole city: it needs a city-wide account."))
     svc = services(request)
     if not isinstance(svc.bus, RedisBus):
-        health: dict[str, Any] = {}
-        for probe in svc.health_probes:
-            try:
-                health.update(probe())
-            except Exception:  # noqa: BLE001, S112 - a failing probe is /healthz's to report
-                continue
+        health, _failed = svc.health(log_failures=False)  # a failing probe is /healthz's to report
         now = svc.clock.now_ms()
         return [NodeBeat(node_name(svc.config.node), "all", now, now, software_version(),
                          cameras=int(health.get("workers", 0)), lag_p99_ms=health.get("lag_ms_p99"),
