@@ -52,6 +52,43 @@ def open_services(config):  # type: ignore[no-untyped-def]
 # -- cctv run ------------------------------------------------------------------------------------------
 
 
+def shared_settings_missing(config) -> list[str]:  # type: ignore[no-untyped-def]
+    """What a node among many (``cctv serve``, ``cctv ingest``) needs and ``config`` lacks."""
+    return [k for k, v in (("store.url", config.store.url), ("bus.url", config.bus.url),
+                           ("node.secret", config.node.secret)) if not v]
+
+
+async def run_until_signalled(services, lifecycle, app, host: str, port: int, banner: str) -> None:  # type: ignore[no-untyped-def]
+    """Start ``lifecycle``, serve ``app`` on host:port, print ``banner``; at SIGTERM/SIGINT close the sockets,
+    stop the lifecycle in reverse and close the store."""
+    from aiohttp import web
+
+    from cctv.app.gc_pauses import GcPauses
+
+    pauses = GcPauses()
+    pauses.install()
+    services.health_probes.append(pauses.health)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await lifecycle.start()
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        pauses.freeze_started()
+        print(banner, flush=True)
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        await runner.cleanup()  # sockets closed, no request in flight
+        await lifecycle.stop()  # ingest first, then the writers drain (and, one node alone, intervals close)
+        services.snapshots.close()
+        services.store.close()
+        pauses.uninstall()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """``cctv serve``: a web node. It sees the cameras through the shared store and the Redis bus, so both must
     be configured; it writes no camera rows itself."""
@@ -59,8 +96,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     setup_logging(args.log_level)
     config = load(args)
-    missing = [k for k, v in (("store.url", config.store.url), ("bus.url", config.bus.url),
-                              ("node.secret", config.node.secret)) if not v]
+    missing = shared_settings_missing(config)
     if missing:
         print(f"cctv serve: {args.config}: {', '.join(missing)} must be set: a web node shares the store "
               "(PostgreSQL) and the bus (Redis) with the ingest nodes, and fetches their pictures with the node "
@@ -83,8 +119,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     setup_logging(args.log_level)
     config = load(args)
-    missing = [k for k, v in (("store.url", config.store.url), ("bus.url", config.bus.url),
-                              ("node.secret", config.node.secret)) if not v]
+    missing = shared_settings_missing(config)
     if missing:
         print(f"cctv ingest: {args.config}: {', '.join(missing)} must be set: an ingest node shares the store "
               "(PostgreSQL: leases, rows) and the bus (Redis: who is alive) with the other nodes, and answers "
@@ -105,9 +140,6 @@ async def ingest_node(config, host: str, port: int, *, procs: int | None = None,
                       log_level: str = "INFO") -> None:
     """``cctv ingest``: the ingest node's steps started in order, its internal HTTP server (``/healthz``) up,
     then all stopped in reverse at SIGTERM/SIGINT."""
-    from aiohttp import web
-
-    from cctv.app.gc_pauses import GcPauses
     from cctv.app.node import Lifecycle, ingest_node_steps
     from cctv.config.node import node_name
     from streams.ingest.node import IngestNode
@@ -117,29 +149,10 @@ async def ingest_node(config, host: str, port: int, *, procs: int | None = None,
     node = IngestNode(services, procs, log_level, cluster=True)
     internal_url = config.node.internal_url or f"http://{host}:{port}"
     lifecycle = Lifecycle(ingest_node_steps(services, node, internal_url))
-    pauses = GcPauses()
-    pauses.install()
-    services.health_probes.append(pauses.health)
-    runner = web.AppRunner(create_internal_app(services), handle_signals=False, access_log=None)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await lifecycle.start()
-        await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        pauses.freeze_started()
-        print(f"Kota Tangguh CCTV ingest node {node_name(config.node)}: {len(services.sites.cameras)} cameras in "
-              f"the inventory, health on http://{host}:{port}/healthz", flush=True)
-        await stop.wait()
-        log.info("shutting down")
-    finally:
-        await runner.cleanup()
-        await lifecycle.stop()  # ingest first (its leases marked and released), then the writers drain
-        services.snapshots.close()
-        services.store.close()
-        pauses.uninstall()
+    await run_until_signalled(
+        services, lifecycle, create_internal_app(services), host, port,
+        f"Kota Tangguh CCTV ingest node {node_name(config.node)}: {len(services.sites.cameras)} cameras in the "
+        f"inventory, health on http://{host}:{port}/healthz")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -163,10 +176,7 @@ async def serve(config, host: str, port: int, *, ingest: bool, procs: int | None
     """``cctv run``: the node's steps (cctv/app/node.py) started in order, the web served, then all stopped in
     reverse. ``shard_module`` is what each ingest process runs (a benchmark's synthetic shard). ``web_node``:
     ``cctv serve``, a web node among many (no ingest, no writers)."""
-    from aiohttp import web
-
     from cctv.accounts.users import ensure_admin
-    from cctv.app.gc_pauses import GcPauses
     from cctv.app.node import Lifecycle, Step, node_steps, web_node_steps
     from web.app import create_app
 
@@ -179,9 +189,6 @@ async def serve(config, host: str, port: int, *, ingest: bool, procs: int | None
         node = IngestNode(services, procs, log_level, shard_module)
         ingest_step = Step("ingest", node.start, node.stop)
     lifecycle = Lifecycle(web_node_steps(services) if web_node else node_steps(services, ingest_step))
-    pauses = GcPauses()
-    pauses.install()
-    services.health_probes.append(pauses.health)
     client = None
     if web_node:
         from web.node_client import NodeClient
@@ -190,27 +197,9 @@ async def serve(config, host: str, port: int, *, ingest: bool, procs: int | None
         # exports read each segment from the ingest node that recorded it (checked against its hash)
         services.exports.locate = client.locator(services.exports.exports_dir / ".segments",
                                                  services.exports.recordings)
-    runner = web.AppRunner(create_app(services, client), handle_signals=False, access_log=None)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await lifecycle.start()
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        pauses.freeze_started()
-        n = len(services.sites.cameras)
-        print(f"Kota Tangguh CCTV: {n} cameras, serving on http://{host}:{port}/", flush=True)
-        await stop.wait()
-        log.info("shutting down")
-    finally:
-        await runner.cleanup()  # sockets closed, no request in flight
-        await lifecycle.stop()  # ingest first, then the writers drain, then open intervals are closed
-        services.snapshots.close()
-        services.store.close()
-        pauses.uninstall()
+    await run_until_signalled(
+        services, lifecycle, create_app(services, client), host, port,
+        f"Kota Tangguh CCTV: {len(services.sites.cameras)} cameras, serving on http://{host}:{port}/")
 
 
 # -- cctv db -------------------------------------------------------------------------------------------
