@@ -7,9 +7,13 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
+from typing import Any, TypeVar
 
 from cctv.redact import redact_url
+
+T = TypeVar("T")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -35,13 +39,30 @@ def _bus_url_or_exit(config, command: str) -> str | None:  # type: ignore[no-unt
     return str(config.bus.url)
 
 
-def cmd_drain(args: argparse.Namespace) -> int:
+def _registry_call(url: str, command: str, fn: Callable[[Any], Awaitable[T]]) -> T | None:
+    """``fn(registry)`` on a registry over ``url``; None, with the reason printed, when Redis cannot be reached."""
     import redis.asyncio as aioredis
     from redis.exceptions import RedisError
 
+    from cctv.status.nodes import NodeRegistry
+
+    async def call() -> T:
+        client = aioredis.Redis.from_url(url, socket_connect_timeout=3)
+        try:
+            return await fn(NodeRegistry(client))
+        finally:
+            await client.aclose()
+
+    try:
+        return asyncio.run(call())
+    except (RedisError, OSError) as exc:
+        print(f"{command}: cannot reach {redact_url(url)}: {exc}", file=sys.stderr)
+        return None
+
+
+def cmd_drain(args: argparse.Namespace) -> int:
     from cctv.config.cli import load_or_exit
     from cctv.config.node import NODE_NAME_RE
-    from cctv.status.nodes import NodeRegistry
 
     command = f"cctv nodes {'drain' if args.draining else 'undrain'}"
     config = load_or_exit(args.config, command)[1]
@@ -54,19 +75,12 @@ def cmd_drain(args: argparse.Namespace) -> int:
         print(f"{command}: {args.node!r} is not a node name (letters, digits, '.', '_', '-')", file=sys.stderr)
         return 2
 
-    async def write() -> list[str]:
-        client = aioredis.Redis.from_url(url, socket_connect_timeout=3)
-        try:
-            reg = NodeRegistry(client)
-            await reg.set_draining(args.node, args.draining)
-            return [n.name for n in await reg.nodes()]
-        finally:
-            await client.aclose()
+    async def write(reg: Any) -> list[str]:
+        await reg.set_draining(args.node, args.draining)
+        return [n.name for n in await reg.nodes()]
 
-    try:
-        alive = asyncio.run(write())
-    except (RedisError, OSError) as exc:
-        print(f"{command}: cannot reach {redact_url(url)}: {exc}", file=sys.stderr)
+    alive = _registry_call(url, command, write)
+    if alive is None:
         return 1
     state = "draining: its cameras move to the other ingest nodes" if args.draining else "takes cameras again"
     note = "" if args.node in alive else " (not alive now: it applies when it starts)"
@@ -75,27 +89,14 @@ def cmd_drain(args: argparse.Namespace) -> int:
 
 
 def cmd_nodes(args: argparse.Namespace) -> int:
-    import redis.asyncio as aioredis
-    from redis.exceptions import RedisError
-
     from cctv.config.cli import load_or_exit
-    from cctv.status.nodes import NodeRegistry
 
     config = load_or_exit(args.config, "cctv nodes")[1]
-    if _bus_url_or_exit(config, f"cctv nodes: {args.config}") is None:
+    url = _bus_url_or_exit(config, f"cctv nodes: {args.config}")
+    if url is None:
         return 2
-
-    async def read():  # type: ignore[no-untyped-def]
-        client = aioredis.Redis.from_url(config.bus.url, socket_connect_timeout=3)
-        try:
-            return await NodeRegistry(client).nodes()
-        finally:
-            await client.aclose()
-
-    try:
-        nodes = asyncio.run(read())
-    except (RedisError, OSError) as exc:
-        print(f"cctv nodes: cannot reach {redact_url(config.bus.url)}: {exc}", file=sys.stderr)
+    nodes = _registry_call(url, "cctv nodes", lambda reg: reg.nodes())
+    if nodes is None:
         return 1
     now = time.time() * 1000
     if args.json:

@@ -68,6 +68,25 @@ def test_cctv_nodes_prints_the_live_nodes(redis_server: PrivateRedis, tmp_path: 
                        capture_output=True, text=True, timeout=60)
     [node] = [json.loads(line) for line in j.stdout.splitlines()]
     assert node["name"] == "ingest-7" and node["cameras"] == 12 and node["beat_age_s"] < 30
+    # maintenance: the flag every node reads (a node not alive is told it applies when it starts)
+    drain = subprocess.run([sys.executable, "-m", "cctv", "nodes", "--config", str(cfg), "drain", "ingest-7"],
+                           capture_output=True, text=True, timeout=60)
+    assert drain.returncode == 0 and "ingest-7 draining" in drain.stdout and "not alive" not in drain.stdout
+
+    async def draining() -> bool:
+        client = aioredis.Redis.from_url(redis_server.url)
+        try:
+            return await NodeRegistry(client).draining("ingest-7")
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(draining())
+    undrain = subprocess.run([sys.executable, "-m", "cctv", "nodes", "undrain", "ingest-7", "--config", str(cfg)],
+                             capture_output=True, text=True, timeout=60)
+    assert undrain.returncode == 0 and not asyncio.run(draining())
+    bad = subprocess.run([sys.executable, "-m", "cctv", "nodes", "--config", str(cfg), "drain", "no such/name"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "is not a node name" in bad.stderr
     cfg.write_text(json.dumps(WEB_CONFIG))
     alone = subprocess.run([sys.executable, "-m", "cctv", "nodes", "--config", str(cfg)], capture_output=True,
                            text=True, timeout=60)
