@@ -14,7 +14,6 @@ data this node has:
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -24,9 +23,10 @@ from sqlalchemy import select
 
 from cctv.app.services import Services
 from cctv.config.node import node_name
-from cctv.status.snapshots import fit_width, sized_etag
+from cctv.status.snapshots import fit_width
 from cctv.store.segment_models import SegmentRow
 from web.keys import SERVICES
+from web.views.snapshots import stored_snapshot
 
 MAX_WIDTH = 10_000
 
@@ -61,17 +61,9 @@ async def snapshot(request: web.Request) -> web.Response:
         return web.Response(status=400, text="400: bad width\n")
     if requested is not None and not 1 <= requested <= MAX_WIDTH:
         return web.Response(status=400, text="400: width out of range\n")
-    store = svc.snapshots
-    src = await asyncio.to_thread(store.get, path)
-    if src is None:
-        return web.Response(status=404, text="404: no snapshot of this camera here\n")
     width = fit_width(requested) if requested is not None else None
-    etag = src.etag if width is None else sized_etag(src, width)
-    headers = {"ETag": f'"{etag}"', "X-Snapshot-Ms": str(src.t_ms), "Cache-Control": "no-cache"}
-    if any(e.value == etag for e in request.if_none_match or ()):
-        return web.Response(status=304, headers=headers)
-    snap = src if width is None or etag == src.etag else await asyncio.to_thread(store.sized, path, src, width)
-    return web.Response(body=snap.jpeg, content_type="image/jpeg", headers=headers)
+    answer = await stored_snapshot(request, svc.snapshots, path, width, with_time=True)
+    return answer or web.Response(status=404, text="404: no snapshot of this camera here\n")
 
 
 def _segment_path(svc: Services, segment_id: int) -> Path | None:

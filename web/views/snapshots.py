@@ -16,7 +16,7 @@ import asyncio
 from aiohttp import web
 
 from cctv.accounts.policy import Perm
-from cctv.status.snapshots import fit_width, sized_etag
+from cctv.status.snapshots import SnapshotStore, fit_width, sized_etag
 from web.errors import CctvError
 from web.keys import NODE_CLIENT
 from web.node_client import NodeClient, NodeUnreachable
@@ -36,21 +36,36 @@ async def snapshot(request: web.Request) -> web.Response:
     client = request.app.get(NODE_CLIENT)
     if client is not None:  # a web node among many: the picture is on the ingest node that watches the camera
         return await _remote(request, client, cam.path, width)
-    store = services(request).snapshots
-    # The store reads its disk mirror the first time after a restart: keep that off the event loop.
-    src = await asyncio.to_thread(store.get, cam.path)
-    if src is None:
+    answer = await stored_snapshot(request, services(request).snapshots, cam.path, width)
+    if answer is None:
         raise CctvError(404, tr(request, "Not found"), tr(request, "No snapshot of this camera yet."))
+    return answer
+
+
+async def stored_snapshot(request: web.Request, store: SnapshotStore, camera: str, width: int | None, *,
+                          with_time: bool = False) -> web.Response | None:
+    """The camera's snapshot in this node's store at ``width`` (a 304 when the caller has it); None when there
+    is none. Also the ingest node's internal answer (web/internal.py), ``with_time``: its ``X-Snapshot-Ms``."""
+    # The store reads its disk mirror the first time after a restart: keep that off the event loop.
+    src = await asyncio.to_thread(store.get, camera)
+    if src is None:
+        return None
     etag = src.etag if width is None else sized_etag(src, width)
-    headers = {"ETag": f'"{etag}"', "Cache-Control": "no-cache"}
-    if any(e.value in (etag, "*") for e in request.if_none_match or ()):
-        return web.Response(status=304, headers=headers)
-    snap = (
-        src
-        if width is None or etag == src.etag
-        else await asyncio.to_thread(store.sized, cam.path, src, width)
-    )
-    return web.Response(body=snap.jpeg, content_type="image/jpeg", headers=headers)
+    if width is not None and etag != src.etag and not _has(request, etag):  # scaled only when it is sent
+        src = await asyncio.to_thread(store.sized, camera, src, width)
+    return jpeg(request, src.jpeg, etag, {"X-Snapshot-Ms": str(src.t_ms)} if with_time else None)
+
+
+def _has(request: web.Request, etag: str) -> bool:
+    return any(e.value in (etag, "*") for e in request.if_none_match or ())
+
+
+def jpeg(request: web.Request, body: bytes, etag: str, headers: dict[str, str] | None = None) -> web.Response:
+    """A JPEG answer with its ``ETag`` and ``Cache-Control: no-cache``, or a 304 when the caller has it."""
+    h = {"ETag": f'"{etag}"', "Cache-Control": "no-cache", **(headers or {})}
+    if _has(request, etag):
+        return web.Response(status=304, headers=h)
+    return web.Response(body=body, content_type="image/jpeg", headers=h)
 
 
 async def _remote(request: web.Request, client: NodeClient, camera: str, width: int | None) -> web.Response:
@@ -62,7 +77,4 @@ async def _remote(request: web.Request, client: NodeClient, camera: str, width: 
             request, "No snapshot of this camera now: the node that watches it cannot be reached.")) from None
     if snap is None:
         raise CctvError(404, tr(request, "Not found"), tr(request, "No snapshot of this camera yet."))
-    headers = {"ETag": f'"{snap.etag}"', "Cache-Control": "no-cache"}
-    if any(e.value in (snap.etag, "*") for e in request.if_none_match or ()):
-        return web.Response(status=304, headers=headers)
-    return web.Response(body=snap.jpeg, content_type="image/jpeg", headers=headers)
+    return jpeg(request, snap.jpeg, snap.etag)
