@@ -133,7 +133,7 @@ class IngestNode:
 
     async def _observe(self) -> dict[str, Observation]:
         """Overloaded: some ingest process sheds work (streams/ingest/shed.py); and the recording disk."""
-        overloaded = bool(self.pool.health()["overloaded"])
+        overloaded = self.pool.shed_level > 0
         seen = {OVERLOADED: Observation(overloaded, tuple(self.monitor_cameras) if overloaded else ())}
         if self.services.config.recording.enabled:
             seen |= await self._observe_disk()
@@ -155,8 +155,7 @@ class IngestNode:
 
     def _soft_capacity(self) -> int | None:
         """Overloaded for a while: ask assignment to move some cameras to nodes with room."""
-        h = self.pool.health()
-        return self.relief.update(int(h["shed_level"]), int(h["workers"]), self.services.clock.monotonic())
+        return self.relief.update(self.pool.shed_level, len(self.pool.cameras), self.services.clock.monotonic())
 
     def _excuse_silent(self, now_mono: float) -> None:
         """Before each verdict: an ingest process that stands still is the node's lateness, not its cameras'."""

@@ -334,12 +334,17 @@ class ShardPool:
             "recording_queue_packets": sum(r.get("queue_packets", 0) for r in rec),
             "recording_paused": self.recording_paused(),
             # a node that bends (streams/ingest/shed.py): the worst process's level, and the work it skipped
-            "shed_level": max((h.shed.get("shed_level", 0) for h in live), default=0),
-            "overloaded": any(h.shed.get("shed_level", 0) > 0 for h in live),
+            "shed_level": self.shed_level,
+            "overloaded": self.shed_level > 0,
             "shed_keyframes": sum(h.shed.get("skipped_keyframes", 0) for h in live),
             "shed_snapshots": sum(h.shed.get("skipped_snapshots", 0) for h in live),
             "loop_delay_ms_max": max((h.shed.get("loop_delay_ms_max", 0.0) for h in live), default=0.0),
         }
+
+    @property
+    def shed_level(self) -> int:
+        """The highest shed level among the processes' last reports (streams/ingest/shed.py): 0, not shedding."""
+        return max((s.health.shed.get("shed_level", 0) for s in self.shards if s.health is not None), default=0)
 
     def recording_paused(self) -> list[str]:
         """Cameras whose recording is paused right now (disk full), from the ingest processes' last reports."""
