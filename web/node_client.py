@@ -1,7 +1,9 @@
 """A web node's way to what stays on the ingest nodes (docs/nodes.md, "What stays on the owner").
 
-Who has a camera is the lease table (``camera_leases``: the node holding an unexpired lease); where that node
-is, its heartbeat (``internal_url``). Both are read at most every ``refresh_s``, only when asked. A snapshot is
+Who has a camera is the lease table (``camera_leases``: the node named, while that node's lease in
+``node_leases`` is live); where that node is, its heartbeat (``internal_url``). Both are read at most every
+``refresh_s``, only when asked: the node leases (a few rows) each time, the camera leases only when a node's
+cameras changed since (its ``moved_ms``) — not 30,000 rows every 2 s. A snapshot is
 fetched from the owner's internal API (web/internal.py) with the node secret and kept per (camera, width):
 while the bus has announced nothing newer for the camera (the live model's ``snapshot_ms``), the kept copy is
 served without asking; otherwise the owner is asked with ``If-None-Match``. When the owner cannot be reached
@@ -53,14 +55,17 @@ class NodeClient:
         self.cache_bytes = cache_bytes
         self._cache: OrderedDict[tuple[str, int | None], StoredSnapshot] = OrderedDict()
         self._cached = 0
-        self._owners: dict[str, str] = {}
+        self._owners: dict[str, str] = {}  # camera → the live node holding it
+        self._held: dict[str, str] = {}  # camera → the node named by its lease, live or not
+        self._moved: dict[str, int] | None = None  # node → when its cameras last changed, at the last reading
         self._urls: dict[str, str] = {}
         self._read_at = -1e9
         self._lock = asyncio.Lock()
         self.session: aiohttp.ClientSession | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._redis: aioredis.Redis | None = None
-        self.figures = {"fetched": 0, "not_modified": 0, "served_cached": 0, "unreachable": 0, "stale_served": 0}
+        self.figures = {"fetched": 0, "not_modified": 0, "served_cached": 0, "unreachable": 0, "stale_served": 0,
+                        "lease_reads": 0}
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
@@ -95,8 +100,14 @@ class NodeClient:
     async def _refresh(self) -> None:
         now_ms = int(time.time() * 1000)
         try:
-            leases = await self.store.aread(self.leases.leases, now_ms)
-            self._owners = {lease.camera: lease.node for lease in leases}
+            nodes = await self.store.aread(self.leases.nodes)
+            moved = {n: m for n, (_e, m) in nodes.items()}
+            if moved != self._moved:  # a node took or gave cameras: read who holds what again (else a few rows)
+                self._held = await self.store.aread(self.leases.held_by)
+                self._moved = moved
+                self.figures["lease_reads"] += 1
+            live = {n for n, (expires, _m) in nodes.items() if expires > now_ms}
+            self._owners = {c: n for c, n in self._held.items() if n in live}
         except Exception as exc:  # noqa: BLE001 - the last answer stays
             log.warning("node client: cannot read the leases (%s)", type(exc).__name__)
         try:

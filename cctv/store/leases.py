@@ -1,14 +1,16 @@
 """Camera leases in the store: at most one ingest node reports a camera at a time (docs/nodes.md).
 
 A node *acquires* the cameras assignment gives it (streams/ingest/assignment.py): a camera whose lease is free,
-expired, or already the node's. Taking it from another node raises its fencing ``token`` by one, in the same
-statement. The holder *renews* its leases well within ``ttl``; a node that stops (crash, SIGSTOP, partition)
-stops renewing, its leases expire, and another node takes them. Every status write of a node carries the
-token it holds (:class:`Fence`) and is checked against the lease row in the same SQL statement, so a node that
-wakes up after its lease was taken writes nothing — however late its writes arrive.
+released, lost (its node's lease expired) or already the node's. Taking it from another node raises its
+fencing ``token`` by one. A node *renews* one row, its own lease (``node_leases``), well within ``ttl``: its
+camera leases are live while it is (one row update per node per round, not one per camera). A node that stops
+(crash, SIGSTOP, partition) stops renewing, its lease expires, and other nodes take its cameras. Every status
+write of a node carries the token it holds (:class:`Fence`) and is checked against the camera's lease row in
+the same SQL statement, so a node that wakes up after its lease was taken writes nothing — however late its
+writes arrive.
 
-Each call is one transaction, run on the store's writer thread (``Store.awrite``); no clock but the caller's
-``now_ms`` (the nodes' clocks are compared against the store's in ``cctv nodes``).
+Each call is one transaction; no clock but the caller's ``now_ms`` (the nodes' clocks are compared against the
+store's in ``cctv nodes``).
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, exists, select, tuple_, update
+from sqlalchemy import Connection, Engine, exists, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from cctv.store.db import transaction
-from cctv.store.lease_models import CameraLease
+from cctv.store.lease_models import CameraLease, NodeLease
 
 _L = CameraLease.__table__
+_N = NodeLease.__table__
+CHUNK = 500  # cameras per statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,13 +90,13 @@ class LeaseStore:
         self.engine = engine
 
     def acquire(self, node: str, cameras: Iterable[str], now_ms: int, ttl_ms: int) -> dict[str, int]:
-        """Take or keep each of ``cameras`` that is free, expired or ``node``'s: camera → the token now held.
-        A camera another node holds, unexpired, is left out."""
+        """Take or keep each of ``cameras`` that is free, released, lost or ``node``'s: camera → the token now
+        held. A camera another live node holds is left out."""
         return {c: g.token for c, g in self.take(node, cameras, now_ms, ttl_ms).items()}
 
     def take(self, node: str, cameras: Iterable[str], now_ms: int, ttl_ms: int) -> dict[str, Grant]:
         """``acquire``, saying for each camera who held it before and until when it was watched (where the
-        ``unmonitored`` gap starts for a camera this node takes over)."""
+        ``unmonitored`` gap starts for a camera this node takes over). Renews ``node``'s own lease too."""
         if ttl_ms <= 0:
             raise ValueError(f"lease ttl must be > 0 ms, got {ttl_ms}")
         wanted = sorted(set(cameras))
@@ -100,76 +104,137 @@ class LeaseStore:
         if not wanted:
             return out
         with self.engine.begin() as conn:
-            q = select(_L).where(_L.c.camera.in_(wanted))
-            if conn.dialect.name != "sqlite":
-                q = q.with_for_update()  # nobody takes them between this read and the upsert
-            before = {r.camera: r for r in conn.execute(q)}
-            insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
+            lock = conn.dialect.name != "sqlite"  # nobody takes or renews them between this read and the writes
+            before: dict[str, Any] = {}
+            for i in range(0, len(wanted), CHUNK):
+                q = select(_L).where(_L.c.camera.in_(wanted[i : i + CHUNK]))
+                before.update({r.camera: r for r in conn.execute(q.with_for_update() if lock else q)})
+            q = select(_N).where(_N.c.node.in_(sorted({r.node for r in before.values()} | {node})))
+            holders = {r.node: r for r in conn.execute(q.with_for_update() if lock else q)}
+            fresh: list[str] = []
             for camera in wanted:
-                stmt = insert(_L).values(camera=camera, node=node, token=1, acquired_ms=now_ms,
-                                         expires_ms=now_ms + ttl_ms, renewed_ms=now_ms)
-                ours = _L.c.node == stmt.excluded.node
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["camera"],
-                    set_={
-                        "node": stmt.excluded.node,
-                        "token": case((ours, _L.c.token), else_=_L.c.token + 1),
-                        "acquired_ms": case((ours, _L.c.acquired_ms), else_=stmt.excluded.acquired_ms),
-                        "expires_ms": stmt.excluded.expires_ms,
-                        "renewed_ms": stmt.excluded.renewed_ms,
-                    },
-                    where=ours | (_L.c.expires_ms <= now_ms),
-                ).returning(_L.c.token)
-                token = conn.execute(stmt).scalar_one_or_none()
-                if token is None:
-                    continue
                 prev = before.get(camera)
                 if prev is None:
-                    out[camera] = Grant(int(token))
+                    fresh.append(camera)
+                    continue
+                holder = holders.get(prev.node)
+                released = prev.released_ms is not None
+                if prev.node != node and not released and holder is not None and holder.expires_ms > now_ms:
+                    continue  # another live node holds it
+                token = prev.token if prev.node == node else prev.token + 1
+                got = conn.execute(
+                    update(_L).where(_L.c.camera == camera, _L.c.token == prev.token)
+                    .values(node=node, token=token, released_ms=None, renewed_ms=None,
+                            acquired_ms=prev.acquired_ms if prev.node == node else now_ms)
+                ).rowcount
+                if not got:
+                    continue
+                if released:
+                    watched = prev.renewed_ms if prev.renewed_ms is not None else prev.released_ms
+                    handover = prev.renewed_ms is None or prev.renewed_ms >= prev.released_ms
                 else:
-                    watched = prev.renewed_ms if prev.renewed_ms is not None else prev.expires_ms - ttl_ms
-                    out[camera] = Grant(int(token), prev.node, min(int(watched), now_ms),
-                                        released=prev.expires_ms <= (prev.renewed_ms or -1))
+                    watched = holder.renewed_ms if holder is not None else prev.acquired_ms
+                    handover = False
+                out[camera] = Grant(int(token), prev.node, min(int(watched), now_ms), released=handover)
+            for i in range(0, len(fresh), CHUNK):
+                ins = (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)(_L).values(
+                    [{"camera": c, "node": node, "token": 1, "acquired_ms": now_ms} for c in fresh[i : i + CHUNK]])
+                for camera in conn.execute(ins.on_conflict_do_nothing().returning(_L.c.camera)).scalars():
+                    out[camera] = Grant(1)  # left out: another node inserted it meanwhile
+            self._renew_node(conn, node, now_ms, ttl_ms, moved=bool(out), known=node in holders)
         return out
 
     def renew(self, node: str, held: Mapping[str, int], now_ms: int, ttl_ms: int) -> set[str]:
-        """Extend the leases ``node`` still holds with the given tokens; the cameras it no longer holds are left
-        out of the answer (another node took them: stop reporting them)."""
-        return set(self._set_expiry(node, held, now_ms + ttl_ms, now_ms))
+        """Extend ``node``'s lease (one row); the cameras of ``held`` it still holds with the given tokens (the
+        others were taken by another node: stop reporting them)."""
+        with self.engine.begin() as conn:
+            self._renew_node(conn, node, now_ms, ttl_ms, moved=False)
+            if not held:
+                return set()
+            rows = conn.execute(select(_L.c.camera, _L.c.token).where(_L.c.node == node, _L.c.released_ms.is_(None)))
+            mine = {r.camera: r.token for r in rows}
+        return {c for c, t in held.items() if mine.get(c) == t}
+
+    def _renew_node(self, conn: Connection, node: str, now_ms: int, ttl_ms: int, *, moved: bool,
+                    known: bool | None = None) -> None:
+        values: dict[str, int] = {"renewed_ms": now_ms, "expires_ms": now_ms + ttl_ms}
+        if moved:
+            values["moved_ms"] = now_ms
+        if known is not False and conn.execute(update(_N).where(_N.c.node == node).values(**values)).rowcount:
+            return
+        ins = (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)(_N).values(
+            node=node, renewed_ms=now_ms, expires_ms=now_ms + ttl_ms, moved_ms=now_ms)
+        conn.execute(ins.on_conflict_do_update(index_elements=["node"], set_=values))
 
     def release(self, node: str, held: Mapping[str, int], now_ms: int, conn: Connection | None = None) -> int:
-        """Give up leases (a clean handover or stop): they expire now, their token stays. Returns how many."""
-        return len(self._set_expiry(node, held, now_ms, now_ms, conn))
-
-    def _set_expiry(self, node: str, held: Mapping[str, int], expires_ms: int, now_ms: int,
-                    conn: Connection | None = None) -> list[str]:
-        """Set ``expires_ms`` (and ``renewed_ms`` to now) on the leases ``node`` still holds with the given
-        tokens; those cameras."""
+        """Give up leases (a clean handover or stop): released now, their token stays. Returns how many."""
         if not held:
-            return []
-        out: list[str] = []
+            return 0
         items = sorted(held.items())
+        n = 0
         with transaction(self.engine, conn) as conn:
-            for i in range(0, len(items), 500):  # one statement per 500 leases, not one per camera
-                stmt = (
-                    update(_L)
-                    .where(_L.c.node == node, tuple_(_L.c.camera, _L.c.token).in_(items[i : i + 500]))
-                    .values(expires_ms=expires_ms, renewed_ms=now_ms)
-                    .returning(_L.c.camera)
-                )
-                out.extend(conn.execute(stmt).scalars())
-        return out
+            for i in range(0, len(items), CHUNK):
+                n += conn.execute(
+                    update(_L).where(_L.c.node == node, _L.c.released_ms.is_(None),
+                                     tuple_(_L.c.camera, _L.c.token).in_(items[i : i + CHUNK]))
+                    .values(released_ms=now_ms, renewed_ms=now_ms)
+                ).rowcount
+            if n:
+                conn.execute(update(_N).where(_N.c.node == node).values(moved_ms=now_ms))
+        return n
+
+    def recover(self, node: str, now_ms: int) -> int:
+        """At a node's start: release what an earlier run of it left held (it stopped uncleanly), as watched
+        until that run's last renewal — so whoever takes them marks the gap, and a camera this run does not
+        want is not kept held by this run's renewals. Returns how many."""
+        with self.engine.begin() as conn:
+            last = conn.execute(select(_N.c.renewed_ms).where(_N.c.node == node)).scalar_one_or_none()
+            n = conn.execute(
+                update(_L).where(_L.c.node == node, _L.c.released_ms.is_(None))
+                .values(released_ms=now_ms, renewed_ms=min(last if last is not None else now_ms, now_ms))
+            ).rowcount
+            if n:
+                conn.execute(update(_N).where(_N.c.node == node).values(moved_ms=now_ms))
+        return n
 
     def leases(self, now_ms: int | None = None) -> list[Lease]:
-        """Every lease (only the unexpired ones at ``now_ms`` when given), by camera."""
-        q = select(_L)
+        """Every lease (only the live ones at ``now_ms`` when given), by camera: ``expires_ms`` is its node's
+        lease's expiry while held, its release once released; ``renewed_ms`` its node's last renewal, or until
+        when it was watched."""
+        q = select(_L, _N.c.expires_ms.label("node_expires_ms"), _N.c.renewed_ms.label("node_renewed_ms")).join(
+            _N, _N.c.node == _L.c.node, isouter=True)
         if now_ms is not None:
-            q = q.where(_L.c.expires_ms > now_ms)
+            q = q.where(_L.c.released_ms.is_(None), _N.c.expires_ms > now_ms)
+        out = []
         with self.engine.connect() as conn:
-            return [Lease(**r._mapping) for r in conn.execute(q.order_by(_L.c.camera))]
+            for r in conn.execute(q.order_by(_L.c.camera)):
+                held = r.released_ms is None
+                out.append(Lease(r.camera, r.node, r.token, r.acquired_ms,
+                                 (r.node_expires_ms or 0) if held else r.released_ms,
+                                 r.node_renewed_ms if held else r.renewed_ms))
+        return out
+
+    def held_by(self, nodes: Iterable[str] | None = None) -> dict[str, str]:
+        """camera → node of every lease not released (of ``nodes`` when given), whether or not its node's lease
+        is live (see ``nodes``)."""
+        q = select(_L.c.camera, _L.c.node).where(_L.c.released_ms.is_(None))
+        if nodes is not None:
+            q = q.where(_L.c.node.in_(sorted(set(nodes))))
+        with self.engine.connect() as conn:
+            return {r.camera: r.node for r in conn.execute(q)}
+
+    def nodes(self) -> dict[str, tuple[int, int]]:
+        """node → (expires_ms, moved_ms) of every node lease: a few rows, read often (web/node_client.py rereads
+        the cameras only when a node's ``moved_ms`` changed)."""
+        with self.engine.connect() as conn:
+            return {r.node: (r.expires_ms, r.moved_ms) for r in conn.execute(select(_N.c.node, _N.c.expires_ms,
+                                                                                      _N.c.moved_ms))}
 
     def expired_of(self, node: str, now_ms: int) -> list[str]:
-        """Cameras whose lease ``node`` held and let expire (a lost node's cameras, for its alert)."""
-        q = select(_L.c.camera).where(and_(_L.c.node == node, _L.c.expires_ms <= now_ms)).order_by(_L.c.camera)
+        """Cameras ``node`` held and lost when its lease expired (a lost node's cameras, for its alert)."""
+        q = (select(_L.c.camera).join(_N, _N.c.node == _L.c.node, isouter=True)
+             .where(_L.c.node == node, _L.c.released_ms.is_(None),
+                    (_N.c.expires_ms.is_(None)) | (_N.c.expires_ms <= now_ms))
+             .order_by(_L.c.camera))
         with self.engine.connect() as conn:
             return list(conn.execute(q).scalars())

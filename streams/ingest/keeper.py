@@ -2,7 +2,7 @@
 
 Every ``node.renew_every_s`` it
 
-1. renews the leases it holds (one statement); a camera whose lease another node took is dropped at once —
+1. renews its node lease (one row) and reads which of its cameras it still holds; a camera whose lease another node took is dropped at once —
    stopped, and nothing more of it is written (the store writer's fence);
 2. reads the live ingest nodes (their heartbeats in Redis) and computes the same assignment every node computes
    (streams/ingest/assignment.py);
@@ -147,6 +147,13 @@ class LeaseKeeper:
     # -- running --------------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        try:  # what an earlier run of this node left held: released, as watched until that run's last renewal
+            if left := await self._db_call(self.leases.recover, self.me.name, self.clock.now_ms()):
+                log.warning("lease keeper: %d leases were left held by this node's last run (it stopped "
+                            "uncleanly); released", left)
+        except Exception:  # noqa: BLE001 - they are taken when that run's lease expires
+            self.store_errors += 1
+            log.exception("lease keeper: could not release the leases this node's last run left held")
         if self.alerts is not None:
             try:
                 if await self._db_call(self.alerts.close_node_lost, self.me.name, self.clock.now_ms()):

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
+from cctv.store.leases import LeaseStore
 from tests.helpers.e2e import ADMIN_PASSWORD, NODE_SECRET, http_status
 from tests.helpers.eventually import eventually
 from tests.helpers.postgres import PG_URL, _require_pg
@@ -126,10 +127,8 @@ class Cluster:
     # -- what the store says ------------------------------------------------------------------------
 
     def leases(self) -> dict[str, tuple[str, int, int, int | None]]:
-        """camera → (node, token, expires_ms, renewed_ms)."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(text("SELECT camera, node, token, expires_ms, renewed_ms FROM camera_leases"))
-            return {r.camera: (r.node, r.token, r.expires_ms, r.renewed_ms) for r in rows}
+        """camera → (node, token, expires_ms, renewed_ms): its node's lease's while held, its release after."""
+        return {x.camera: (x.node, x.token, x.expires_ms, x.renewed_ms) for x in LeaseStore(self.engine).leases()}
 
     def segments(self) -> list[tuple[str, int, int, str | None]]:
         """(camera, start_ms, end_ms, node) of every segment row."""

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from cctv.config.models import Config
+from cctv.store.leases import LeaseStore
 from tests.helpers.scene import CAM1, CAM2
 from tests.helpers.web import WEB_CONFIG
 from web.internal import create_internal_app
@@ -67,5 +68,29 @@ async def test_the_client_fetches_with_the_secret_and_keeps_it_until_the_bus_ann
         assert await nc.snapshot(CAM1, None, 3000) is second and nc.figures["stale_served"] == 1
         with pytest.raises(NodeUnreachable):
             await nc.snapshot(CAM2, 320, None)
+    finally:
+        await nc.stop()
+
+
+async def test_the_client_reads_who_holds_what_again_only_when_a_node_moved_cameras(ingest_services) -> None:  # type: ignore[no-untyped-def]
+    """At a city's scale the camera leases are 30,000 rows: read again when a node's cameras changed, not on
+    every refresh; a node whose lease expired holds nothing, without reading them again."""
+    leases = LeaseStore(ingest_services.store.engine)
+    nc = NodeClient(ingest_services.store, "redis://127.0.0.1:1/0", SECRET, refresh_s=0)
+    await nc.start()
+    try:
+        now = int(time.time() * 1000)
+        leases.take("ing-1", [CAM1, CAM2], now, 60_000)
+        await nc._fresh()  # noqa: SLF001
+        assert nc._owners == {CAM1: "ing-1", CAM2: "ing-1"} and nc.figures["lease_reads"] == 1  # noqa: SLF001
+        leases.renew("ing-1", {CAM1: 1, CAM2: 1}, now + 1, 60_000)
+        await nc._fresh()  # noqa: SLF001
+        assert nc.figures["lease_reads"] == 1  # renewed, nothing moved: the node leases only
+        leases.release("ing-1", {CAM2: 1}, now + 2)
+        await nc._fresh()  # noqa: SLF001
+        assert nc._owners == {CAM1: "ing-1"} and nc.figures["lease_reads"] == 2  # noqa: SLF001
+        leases.renew("ing-1", {CAM1: 1}, now - 120_000, 1_000)  # its lease expired (a clock stand-in)
+        await nc._fresh()  # noqa: SLF001
+        assert nc._owners == {} and nc.figures["lease_reads"] == 2  # noqa: SLF001
     finally:
         await nc.stop()

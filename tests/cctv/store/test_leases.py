@@ -1,10 +1,11 @@
 """Camera leases with fencing tokens, on SQLite and PostgreSQL, with the caller's clock (cctv/store/leases.py):
-one holder at a time, expiry and takeover, renew and release, and status writes fenced in the same statement."""
+one holder at a time, expiry of a node's lease and takeover, renew (one row per node) and release, a restarted
+node's leftovers, and status writes fenced in the same statement."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from cctv.status.messages import State, StatusChange
 from cctv.store.leases import Fence, Grant, LeaseStore
@@ -52,7 +53,41 @@ def test_a_grant_says_who_watched_before_and_until_when(store) -> None:
     leases.release("n1", {B: 1}, T0 + 4_000)
     assert leases.take("n2", [A, B], T0 + 5_000, TTL) == {B: Grant(2, "n1", T0 + 4_000, released=True)}
     assert leases.take("n2", [A], T0 + 13_000, TTL) == {A: Grant(2, "n1", T0 + 3_000)}  # lost: since its last
-    assert [x.renewed_ms for x in leases.leases()] == [T0 + 13_000, T0 + 5_000]
+    assert [x.renewed_ms for x in leases.leases()] == [T0 + 13_000, T0 + 13_000]  # n2's lease, renewed by take
+
+
+def test_a_renewal_is_one_row_per_node_whatever_it_holds(store) -> None:
+    """The write load of a city: renewing 1,200 cameras touches the node's lease row only."""
+    leases = LeaseStore(store.engine)
+    cams = [f"k/l/rt-{i:04d}/cam-1" for i in range(1_200)]
+    held = leases.acquire("n1", cams, T0, TTL)
+    assert len(held) == 1_200 and set(held.values()) == {1}
+    with store.engine.connect() as conn:
+        before = conn.execute(text("SELECT count(*) FROM camera_leases WHERE renewed_ms IS NULL")).scalar_one()
+    assert leases.renew("n1", held, T0 + 2_000, TTL) == set(cams)
+    with store.engine.connect() as conn:
+        rows = conn.execute(text("SELECT node, renewed_ms, expires_ms FROM node_leases")).all()
+        untouched = conn.execute(text("SELECT count(*) FROM camera_leases WHERE renewed_ms IS NULL")).scalar_one()
+    assert [tuple(r) for r in rows] == [("n1", T0 + 2_000, T0 + 2_000 + TTL)] and untouched == before == 1_200
+    assert leases.acquire("n2", cams[:3], T0 + 2_000 + TTL - 1, TTL) == {}  # n1's lease holds them all
+    assert leases.acquire("n2", cams[:3], T0 + 2_000 + TTL, TTL) == dict.fromkeys(cams[:3], 2)
+    assert leases.renew("n1", held, T0 + 12_500, TTL) == set(cams[3:])  # n1 wakes: keeps the rest
+    assert leases.nodes()["n2"] == (T0 + 2_000 + 2 * TTL, T0 + 2_000 + TTL)  # (expires, moved)
+
+
+def test_a_restarted_node_releases_what_its_last_run_left_held(store) -> None:
+    """An unclean stop and a quick restart (within the ttl): what the new run does not want is not kept alive
+    by its renewals, and whoever takes a leftover marks the gap from the last run's last renewal."""
+    leases = LeaseStore(store.engine)
+    leases.take("n1", [A, B], T0, TTL)
+    leases.renew("n1", {A: 1, B: 1}, T0 + 2_000, TTL)
+    assert leases.recover("n1", T0 + 3_000) == 2  # the new run of n1 starts
+    assert leases.recover("n1", T0 + 3_000) == 0
+    assert leases.take("n1", [A], T0 + 3_500, TTL) == {A: Grant(1, "n1", T0 + 2_000)}  # its own: the gap
+    leases.renew("n1", {A: 1}, T0 + 4_000, TTL)  # n1's lease is live: B is free all the same
+    assert leases.take("n2", [B], T0 + 4_000, TTL) == {B: Grant(2, "n1", T0 + 2_000)}
+    assert leases.held_by() == {A: "n1", B: "n2"}
+    assert leases.held_by(["n2"]) == {B: "n2"}
 
 
 def _rows(store) -> list[tuple[str, str, int, int | None]]:
