@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from cctv.accounts.passwords import Params
 from cctv.accounts.users import Accounts
@@ -21,6 +22,7 @@ from cctv.config.node import node_name
 from cctv.evidence.jobs import ExportRunner
 from cctv.recording import recordings_root
 from cctv.rollup.aggregates import AreaAggregates
+from cctv.rollup.days import Calendar
 from cctv.rollup.history import RollupModel
 from cctv.sites import Sites
 from cctv.status.bus import Bus, InProcessBus
@@ -99,7 +101,8 @@ def build_services(
         data_dir=data_dir,
         live=live,
         aggregates=AreaAggregates(sites, live, bus, clock),
-        rollup=RollupModel(c.path for c in sites.cameras if c.enabled),
+        rollup=RollupModel((c.path for c in sites.cameras if c.enabled),
+                           calendar=Calendar(ZoneInfo(config.site.timezone))),
         snapshots=SnapshotStore(data_dir / "snapshots"),
         accounts=Accounts(engine, password_params) if password_params is not None else Accounts(engine),
         audit=audit,

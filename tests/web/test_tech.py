@@ -11,7 +11,8 @@ import pytest
 
 from cctv.app.services import Services
 from cctv.rollup.tally import Tally
-from cctv.status.messages import State, StreamStats
+from cctv.status.messages import State, StatusChange, StreamStats
+from tests.helpers.eventually import aeventually
 from tests.helpers.scene import CAM1, CAM2, CAM3, CAM4, CAM5, T0, set_status
 from web.views import tech_data
 
@@ -200,3 +201,29 @@ async def test_scope_and_roles(history: Services, client_as: Any) -> None:
         other = await client_as(role, "/")
         assert (await other.get("/tech")).status == 403
         assert (await other.get("/api/rollup")).status == 403
+
+
+async def test_long_windows_and_day_charts_read_the_daily_tallies(web_services: Services, client_as: Any) -> None:
+    """An outage four days ago (before the model's recent rows): the 7 d and 30 d figures and the 30 d chart
+    have it from the store's daily tallies; the 24 h figures do not; a scoped technician sees only his own."""
+    svc = web_services
+    day = 86_400_000
+    client = await client_as("technician", "/")
+    await client.get("/tech")  # the model is running: it tallies the closed days in the background
+    old = svc.clock.now_ms() - 4 * day  # history written late (as a restore would): tallied again
+    svc.store.apply_status_change(StatusChange(CAM1, State.ONLINE, "", old - day, None))
+    svc.store.apply_status_change(StatusChange(CAM1, State.OFFLINE, "timeout", old, State.ONLINE))
+    svc.store.apply_status_change(StatusChange(CAM1, State.ONLINE, "", old + 6 * 3_600_000, State.OFFLINE))
+    svc.store.apply_status_change(StatusChange(CAM5, State.ONLINE, "", old - day, None))  # telanaipura
+    await aeventually(lambda: svc.rollup.tallier.days_tallied >= 30, 10, "the closed days to be tallied")
+    svc.rollup.tallier.forget(svc.store.engine, old - 2 * day)
+    assert await svc.rollup.tally_closed_days() == 6  # 6 days ago to yesterday
+    body = await (await client.get("/api/rollup/kota-baru")).json()
+    week, month, last_day = (body["figures"][w] for w in ("7d", "30d", "24h"))
+    assert (week["outages"], week["repaired"], week["repair_ms"]) == (1, 1, 6 * 3_600_000)
+    assert month["offline_ms"] == 6 * 3_600_000 and last_day["offline_ms"] == 0
+    html = await (await client.get("/tech/kota-baru?chart=30d")).text()
+    assert "75.0%" in html  # CAM1's day of the outage: 18 h of 24 up (its kelurahan's line: the only camera)
+    scoped = await client_as("technician", "telanaipura")
+    week = (await (await scoped.get("/api/rollup")).json())["figures"]["7d"]
+    assert week["offline_ms"] == 0 and week["known_ms"] > 0  # CAM5's days only

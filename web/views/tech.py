@@ -2,7 +2,8 @@
 
 - ``GET /tech`` (the city as the caller sees it) and ``GET /tech/{path}`` (a kecamatan, kelurahan or RT): figures
   of the area per window, its child areas, the worst cameras, availability over time per child area (inline
-  SVG), every camera in a sortable, filterable table, and the outages of the last 7 days.
+  SVG), every camera in a sortable, filterable table, and the outages since yesterday (local midnight: the
+  roll-up model's recent rows; older ones are in each camera's history).
   Query: ``state`` (offline | degraded | online | down), ``q`` (text in name, path, RT, kelurahan), ``sort``
   (see ``tech_data.SORTS``), ``dir`` (asc | desc), ``page`` (200 cameras a page), ``chart`` (24h | 7d | 30d).
 - ``GET /tech.csv``, ``GET /tech/{path}.csv`` (or ``?format=csv``): every camera matching the filters, for the
@@ -30,7 +31,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from cctv.accounts.policy import Perm
-from cctv.rollup.tally import DAY_MS, Tally, sum_tallies, worst
+from cctv.rollup.tally import Tally, sum_tallies, worst
 from cctv.sites import Area
 from web.errors import CctvError
 from web.i18n import format_duration, format_ms, format_pct, lang_of
@@ -49,7 +50,6 @@ from web.views.access import (
 )
 
 PAGE = 200
-OUTAGE_DAYS = 7
 WINDOW_KEYS = ("24h", "7d", "30d")
 
 routes = web.RouteTableDef()
@@ -165,7 +165,7 @@ async def _tech(request: web.Request, path: str, fmt: str) -> web.StreamResponse
         "state": state,
         "q": q,
         "states": [(s, label(lang, TECH_FILTERS, s)) for s in td.STATE_FILTERS],
-        "chart": td.chart(svc, area, now, chart_window, tz, lang),
+        "chart": await td.chart(svc, area, now, chart_window, tz, lang),
         "chart_urls": [(w, label(lang, WINDOWS, w), url(chart=w)) for w in WINDOW_KEYS],
         "csv_url": (f"/tech/{area.path}.csv" if area.path else "/tech.csv")
         + (
@@ -177,9 +177,7 @@ async def _tech(request: web.Request, path: str, fmt: str) -> web.StreamResponse
         "now_text": format_ms(now, tz, lang),
         "base_url": base,
     }
-    outages, total = td.outage_rows(
-        svc, [r.path for r in all_rows], now - OUTAGE_DAYS * DAY_MS, now, tz, lang
-    )
+    outages, total = td.outage_rows(svc, [r.path for r in all_rows], svc.rollup.recent_since(now), now, tz, lang)
     context["outages"], context["outages_total"] = outages, total
     return render(request, "tech.html", context)
 

@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from cctv.app.services import Services
+from cctv.rollup.days import area_days, camera_days
 from cctv.rollup.tally import DAY_MS, Tally, sum_tallies
 from cctv.sites import Area
 from web.i18n import format_duration, format_ms, format_ms_as, format_pct, gettext
@@ -43,8 +44,9 @@ SORTS = (
     "reconnects",
 )
 STATE_FILTERS = ("", "offline", "degraded", "online", "down")  # "down": offline or degraded
-# chart: buckets per window (24 × 1 h, 28 × 6 h, 30 × 1 d)
-CHART_BUCKETS = {"24h": (24, HOUR_MS), "7d": (28, 6 * HOUR_MS), "30d": (30, DAY_MS)}
+# chart: buckets per window (24 × 1 h, 8 × 1 d, 31 × 1 d: the days so far and today): a day before the roll-up
+# model's recent rows comes from the store's daily tallies (cctv/rollup/days.py)
+CHART_BUCKETS = {"24h": (24, HOUR_MS), "7d": (8, DAY_MS), "30d": (31, DAY_MS)}
 PALETTE = (
     "#58a6ff",
     "#f2cc60",
@@ -207,10 +209,54 @@ def bucket_edges(now_ms: int, window: str, tz: ZoneInfo) -> list[int]:
 CHART_TTL_MS = 60_000
 
 
-def chart(svc: Services, area: Area, now_ms: int, window: str, tz: ZoneInfo, lang: str) -> dict[str, Any]:
-    """:func:`chart_of`, reused for a minute (per area as the caller sees it, window and language)."""
+async def chart(svc: Services, area: Area, now_ms: int, window: str, tz: ZoneInfo, lang: str) -> dict[str, Any]:
+    """:func:`chart_of`, reused for a minute (per area as the caller sees it, window and language); the days
+    before the model's recent rows read from the store's daily tallies."""
     key = ("chart", area.path, area.children, window, lang)
-    return svc.rollup.memo(key, now_ms, CHART_TTL_MS, lambda: chart_of(svc, area, now_ms, window, tz, lang))
+    hit = svc.rollup.memo_get(key, now_ms, CHART_TTL_MS)
+    if hit is not None:
+        return hit  # type: ignore[no-any-return]
+    edges = bucket_edges(now_ms, window, tz)
+    recent = svc.rollup.recent_since(now_ms)
+    groups = chart_groups(svc, area)
+    days: dict[str, dict[int, Tally]] = {}
+    if edges[0] < recent:
+        days = await svc.store.aread(_chart_days, svc.store.engine, groups, edges[0], recent)
+    value = chart_of(svc, area, now_ms, window, tz, lang, edges=edges, days=days)
+    svc.rollup.memo_put(key, now_ms, value)
+    return value
+
+
+def chart_groups(svc: Services, area: Area) -> list[tuple[str, str, tuple[str, ...], bool]]:
+    """The chart's series: (path, name, cameras as the caller sees them, whole: the area's every camera),
+    per child area (per camera for an RT), at most one per colour."""
+    sites = svc.sites
+    visible = set(area.cameras)
+    out = []
+    if area.children:
+        for c in area.children[: len(PALETTE)]:
+            full = sites.area(c).cameras
+            seen = tuple(x for x in full if x in visible)
+            out.append((c, sites.area(c).name, seen, len(seen) == len(full)))
+    else:
+        out = [(c, sites.camera(c).name, (c,), True) for c in area.cameras[: len(PALETTE)]]
+    return out
+
+
+def _chart_days(engine: Any, groups: list[tuple[str, str, tuple[str, ...], bool]], lo: int, hi: int
+                ) -> dict[str, dict[int, Tally]]:
+    """Series path → day → its tally: a whole area's row, or the sum of the cameras the caller sees of it."""
+    whole = [p for p, _n, _c, w in groups if w]
+    out = area_days(engine, whole, lo, hi)
+    part = [(p, cams) for p, _n, cams, w in groups if not w]
+    per_cam = camera_days(engine, [c for _p, cams in part for c in cams], lo, hi)
+    for p, cams in part:
+        summed: dict[int, Tally] = {}
+        for c in cams:
+            for d, t in per_cam.get(c, {}).items():
+                summed.setdefault(d, Tally()).add(t)
+        out[p] = summed
+    return out
 
 
 def chart_of(
@@ -222,23 +268,25 @@ def chart_of(
     lang: str,
     width: int = 760,
     height: int = 240,
+    edges: list[int] | None = None,
+    days: dict[str, dict[int, Tally]] | None = None,
 ) -> dict[str, Any]:
-    """Series of availability (% of known time up) per bucket, for each child area (or camera of an RT)."""
-    edges = bucket_edges(now_ms, window, tz)
-    sites = svc.sites
-    if area.children:
-        groups = [(c, sites.area(c).name, sites.area(c).cameras) for c in area.children]
-    else:
-        groups = [(c, sites.camera(c).name, (c,)) for c in area.cameras]
+    """Series of availability (% of known time up) per bucket, for each child area (or camera of an RT): a
+    bucket from the recent rows, or a day from ``days`` (series path → day start → tally)."""
+    edges = edges if edges is not None else bucket_edges(now_ms, window, tz)
+    recent = svc.rollup.recent_since(now_ms)
+    groups = chart_groups(svc, area)
+    first_recent = next((i for i, e in enumerate(edges[:-1]) if e >= recent), len(edges) - 1)
     per_cam: dict[str, list[Tally]] = {}
     series = []
-    for path, name, cams in groups[: len(PALETTE)]:
+    for path, name, cams, _whole in groups:
         cols = []
         for c in cams:
             if c not in per_cam:
-                per_cam[c] = svc.rollup.timeline(c).buckets(edges, now_ms)
+                per_cam[c] = svc.rollup.timeline(c).buckets(edges[first_recent:], now_ms)
             cols.append(per_cam[c])
-        sums = [sum_tallies(col[i] for col in cols) for i in range(len(edges) - 1)]
+        old = [(days or {}).get(path, {}).get(edges[i], Tally()) for i in range(first_recent)]
+        sums = old + [sum_tallies(col[i] for col in cols) for i in range(len(edges) - 1 - first_recent)]
         series.append((path, name, [t.availability for t in sums]))
     left, right, top, bottom = 44, 12, 10, 28
     values = [v for _p, _n, vs in series for v in vs if v is not None]
@@ -291,7 +339,7 @@ def chart_of(
         "right": width - right,
         "top": top,
         "bottom": height - bottom,
-        "more": max(0, len(groups) - len(PALETTE)),
+        "more": max(0, (len(area.children) or len(area.cameras)) - len(PALETTE)),
         "window": window,
     }
 

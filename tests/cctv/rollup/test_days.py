@@ -1,0 +1,111 @@
+"""Daily tallies and the model's long windows (cctv/rollup/days.py, cctv/rollup/history.py): edge rows + tallied
+days + recent rows give exactly what one pass over every row gives, on random histories; local days; a day
+tallied again replaces its rows; areas are the sums of their cameras."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, func, select
+
+from cctv.rollup.days import Calendar, DayTallier, ancestors, area_days, camera_days, day_sums, tally_day
+from cctv.rollup.history import RollupModel, load_basis
+from cctv.rollup.tally import Row, sum_tallies
+from cctv.status.messages import State, StatusChange
+from cctv.store import Store
+from cctv.store.models import StatusInterval
+from cctv.store.tally_models import AreaDayTally, CameraDayTally, TalliedDay
+from tests.cctv.rollup.test_rollup import CAMS, SMALL_WINDOWS, camera_rows, db  # noqa: F401 - the fixture
+
+DAY = 100  # a day of the tests' calendar, in ms: SMALL_WINDOWS reach 1.5 to 20 days back
+
+
+def _put(store: Store, per_cam: list[tuple[list[Row], int]]) -> int:
+    with store.engine.begin() as conn:
+        for table in (StatusInterval, CameraDayTally, AreaDayTally, TalliedDay):
+            conn.execute(delete(table))
+        for cam, (rows, _n) in zip(CAMS, per_cam, strict=True):
+            for r in rows:
+                conn.execute(StatusInterval.__table__.insert().values(
+                    camera=cam, state=r.state, reason=r.reason, start_ms=r.start_ms, end_ms=r.end_ms))
+    return max(n for _rows, n in per_cam)
+
+
+@settings(max_examples=80, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(camera_rows(base_max=2000), min_size=len(CAMS), max_size=len(CAMS)), st.data())
+def test_long_windows_from_days_equal_one_pass_over_every_row(db: Store, per_cam, data) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    now = _put(db, per_cam)
+    cal = Calendar(length_ms=DAY)
+    DayTallier(CAMS, cal, max(SMALL_WINDOWS.values()), settle_ms=0).catch_up(db.engine, now)
+    full = RollupModel(CAMS, SMALL_WINDOWS)  # every row: the reference
+    full.load(db.intervals())
+    model = RollupModel(CAMS, SMALL_WINDOWS, calendar=cal)
+    model.load(*load_basis(db.engine, SMALL_WINDOWS, cal, now))
+    assert model.basis is not None and model.basis.edges  # the long windows do come from days
+    assert model.tallies(now) == full.tallies(now)
+    later = data.draw(st.integers(now, cal.next(cal.floor(now)) - 1))  # the same basis until midnight
+    assert model.tallies(later) == full.tallies(later)
+
+
+@settings(max_examples=40, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(camera_rows(base_max=2000), min_size=len(CAMS), max_size=len(CAMS)), st.data())
+def test_changes_after_the_load_count_as_in_one_pass(db: Store, per_cam, data) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """Live changes applied to a model loaded from days, and the same changes in the store."""
+    now = _put(db, per_cam)
+    cal = Calendar(length_ms=DAY)
+    DayTallier(CAMS, cal, max(SMALL_WINDOWS.values()), settle_ms=0).catch_up(db.engine, now)
+    model = RollupModel(CAMS, SMALL_WINDOWS, calendar=cal)
+    model.load(*load_basis(db.engine, SMALL_WINDOWS, cal, now))
+    end = cal.next(cal.floor(now)) - 1
+    t = now
+    for _ in range(data.draw(st.integers(1, 5))):
+        t = data.draw(st.integers(t, end))
+        cam = data.draw(st.sampled_from(CAMS))
+        since = max([t, *(r.start_ms for r in db.intervals() if r.camera == cam)])
+        change = StatusChange(cam, State(data.draw(st.sampled_from(["online", "offline", "degraded"]))), "z",
+                              since, None)
+        db.apply_status_change(change)
+        model.apply(change)
+    full = RollupModel(CAMS, SMALL_WINDOWS)
+    full.load(db.intervals())
+    assert model.tallies(end) == full.tallies(end)
+
+
+def test_local_days_start_at_local_midnight() -> None:
+    wib = Calendar(ZoneInfo("Asia/Jakarta"))
+    noon = int(datetime(2026, 12, 3, 5, 0, tzinfo=UTC).timestamp() * 1000)  # 12:00 WIB
+    day = wib.floor(noon)
+    assert datetime.fromtimestamp(day / 1000, UTC) == datetime(2026, 12, 2, 17, 0, tzinfo=UTC)  # 00:00 WIB
+    assert wib.next(day) - day == 86_400_000 and wib.floor(wib.next(day) - 1) == day
+    assert wib.days(noon - 2 * 86_400_000, noon) == [day - 2 * 86_400_000, day - 86_400_000, day]
+    assert ancestors("kec/kel/rt/cam") == ["", "kec", "kec/kel", "kec/kel/rt"]
+
+
+def test_a_day_tallied_again_replaces_its_rows_and_areas_sum_their_cameras(store: Store) -> None:
+    a, b = "k1/l1/r1/c1", "k1/l2/r1/c1"
+    store.apply_status_change(StatusChange(a, State.ONLINE, "", 0, None))
+    store.apply_status_change(StatusChange(b, State.OFFLINE, "timeout", 0, None))
+    store.apply_status_change(StatusChange(a, State.OFFLINE, "refused", 60, State.ONLINE))
+    store.apply_status_change(StatusChange(a, State.ONLINE, "", 80, State.OFFLINE))
+    cal = Calendar(length_ms=DAY)
+    tallier = DayTallier([a, b], cal, 10 * DAY, settle_ms=DAY)
+    assert (0, 100) not in tallier.due(store.engine, 150)  # day 0 closed, not settled yet
+    assert tallier.due(store.engine, 200)[0] == (0, 100)  # newest first (then the empty days before)
+    assert tallier.catch_up(store.engine, 200) == 9 and tallier.due(store.engine, 200) == []
+    assert tally_day(store.engine, [a, b], 0, 100, 200) == 2  # again: replaced, not doubled
+    sums = day_sums(store.engine, 0, 100)
+    assert (sums[a].up_ms, sums[a].offline_ms, sums[a].outages, sums[a].repaired, sums[a].repair_ms) == (
+        80, 20, 1, 1, 20)
+    assert (sums[b].known_ms, sums[b].offline_ms, sums[b].outages) == (100, 100, 0)  # began at 0, not after
+    areas = area_days(store.engine, ["", "k1", "k1/l1"], 0, 100)
+    assert areas[""][0] == sum_tallies([sums[a], sums[b]]) == areas["k1"][0]
+    assert areas["k1/l1"][0] == sums[a] == camera_days(store.engine, [a], 0, 1000)[a][0]
+    with store.engine.connect() as conn:
+        q = select(func.count()).select_from(CameraDayTally).where(CameraDayTally.day_ms == 0)
+        assert conn.execute(q).scalar_one() == 2
+    assert day_sums(store.engine, -DAY, 0)[b].outages == 1  # an event at midnight ends the day before (t ≤ until)
