@@ -5,7 +5,8 @@ history, two web nodes (`cctv serve`).
    (bench/citygen.py ``JAKARTA``: 44 kecamatan, 264 kelurahan) with ``--cameras`` cameras.
 2. 30 days of status history for every camera, written with COPY (bench/city_history.py).
 3. Two web nodes started one after the other: seconds until ``/healthz`` answers, seconds until the first
-   ``/tech`` answers (the roll-up model loaded), and each node's memory (RSS) then.
+   ``/tech`` answers (the roll-up model loaded), and each node's memory (RSS) then; then the seconds until the
+   history's days are tallied (once, after an upgrade or a restore: cctv/rollup/days.py), by one node at a time.
 4. p50 / p95 of ``/tech``, ``/tech.csv``, ``/api/rollup`` for the city (as the admin) and for one kecamatan (as
    its technician), ``--requests`` each, one at a time, alternating between the two web nodes (target < 500 ms).
 
@@ -120,6 +121,13 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
             print(f"{w.name}: /healthz after {up:.1f} s, first /tech after {first:.1f} s more, "
                   f"RSS {result[w.name]['rss_mb']:.0f} MB", flush=True)
 
+        t0 = time.monotonic()  # the first start on an untallied history tallies 30 days (once, by one node)
+        while any(w.health()["rollup"]["rollup_days_pending"] != 0 for w in webs):
+            time.sleep(1)
+        result["backfill_s"] = round(time.monotonic() - t0, 1)
+        result["days_tallied"] = {w.name: w.health()["rollup"]["rollup_days_tallied"] for w in webs}
+        print(f"daily tallies of the history done {result['backfill_s']} s later "
+              f"(days tallied per node: {result['days_tallied']})", flush=True)
         bases = [w.base for w in webs]
         city_paths = ["/tech", "/tech.csv", "/api/rollup"]
         kec_paths = [f"/tech/{kec_path}", f"/tech/{kec_path}.csv", f"/api/rollup/{kec_path}"]
@@ -140,7 +148,8 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def report(r: dict[str, Any]) -> None:
-    print(f"\ncity: {r['cameras']:,} cameras, {r['history_rows']:,} interval rows over {r['days']} days")
+    print(f"\ncity: {r['cameras']:,} cameras, {r['history_rows']:,} interval rows over {r['days']} days; "
+          f"days tallied in {r['backfill_s']} s after the start {r['days_tallied']}")
     for name in ("web-1", "web-2"):
         w = r[name]
         print(f"  {name}: /healthz {w['start_s']} s, first /tech +{w['first_tech_s']} s, RSS {w['rss_mb']:.0f} MB "

@@ -22,7 +22,7 @@ from dataclasses import fields
 from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import Engine, delete, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from cctv.rollup.tally import Row, Tally
@@ -37,6 +37,7 @@ _C = CameraDayTally.__table__
 _A = AreaDayTally.__table__
 _D = TalliedDay.__table__
 CHUNK = 5_000
+LOCK_KEY = 0x63637476_0001  # pg_try_advisory_lock: one node tallies at a time ("cctv", 1)
 
 
 class Calendar:
@@ -163,7 +164,13 @@ class DayTallier:
         self.settle_ms = settle_ms
         self.days_tallied = 0
         self.raced = 0  # another node tallied the same day at the same moment
+        self.deferred = 0  # rounds left to another node tallying
+        self.pending: int | None = None  # days due at the last round (None: not looked yet)
         self.last_error: str | None = None
+
+    def health(self) -> dict[str, object]:
+        return {"rollup_days_tallied": self.days_tallied, "rollup_days_pending": self.pending,
+                "rollup_days_deferred": self.deferred, "rollup_days_error": self.last_error}
 
     def due(self, engine: Engine, now_ms: int) -> list[tuple[int, int]]:
         """(start, end) of the closed, settled days within the horizon that are not tallied yet, newest first."""
@@ -184,9 +191,24 @@ class DayTallier:
             return conn.execute(delete(_D).where(_D.c.day_ms >= self.calendar.floor(since_ms))).rowcount
 
     def catch_up(self, engine: Engine, now_ms: int, limit: int | None = None) -> int:
-        """Tally what is due (blocking; run it off the event loop). Returns how many days were tallied."""
+        """Tally what is due (blocking; run it off the event loop). Returns how many days were tallied. On
+        PostgreSQL one node at a time (an advisory lock): the others find the days tallied after it."""
+        if engine.dialect.name != "postgresql":
+            return self._catch_up(engine, now_ms, limit)
+        with engine.connect() as conn:
+            if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar_one():
+                self.deferred += 1  # another node is tallying: the next round finds its days
+                return 0
+            try:
+                return self._catch_up(engine, now_ms, limit)
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+                conn.commit()
+
+    def _catch_up(self, engine: Engine, now_ms: int, limit: int | None) -> int:
         n = 0
-        for day, end in self.due(engine, now_ms)[:limit]:
+        self.pending = len(due := self.due(engine, now_ms))
+        for day, end in due[:limit]:
             try:
                 cams = tally_day(engine, self.cameras, day, end, now_ms)
             except IntegrityError:
@@ -195,6 +217,7 @@ class DayTallier:
                 continue
             n += 1
             self.days_tallied += 1
+            self.pending -= 1
             log.info("day tallies: tallied the day starting %s (%d cameras)",
                      datetime.fromtimestamp(day / 1000, self.calendar.tz).isoformat(), cams)
         return n

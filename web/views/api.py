@@ -84,6 +84,7 @@ async def healthz(request: web.Request) -> web.Response:
         "ws_resyncs": hub.resyncs,
         "snapshot_write_errors": svc.snapshots.write_errors,
         "probe_errors": probe_errors,
+        "rollup": svc.rollup.tallier.health(),  # the daily tallies: done, pending (docs/status.md)
         "ingest": ingest,
     }
     return web.json_response(body)

@@ -109,3 +109,13 @@ def test_a_day_tallied_again_replaces_its_rows_and_areas_sum_their_cameras(store
         q = select(func.count()).select_from(CameraDayTally).where(CameraDayTally.day_ms == 0)
         assert conn.execute(q).scalar_one() == 2
     assert day_sums(store.engine, -DAY, 0)[b].outages == 1  # an event at midnight ends the day before (t ≤ until)
+
+
+def test_adding_tallies_adds_every_field() -> None:
+    from dataclasses import fields
+
+    from cctv.rollup.tally import Tally
+
+    for f in fields(Tally):
+        one = Tally(**{f.name: 1})
+        assert getattr(one.add(Tally(**{f.name: 2})), f.name) == 3, f.name
