@@ -165,6 +165,7 @@ class DayTallier:
         self.days_tallied = 0
         self.raced = 0  # another node tallied the same day at the same moment
         self.deferred = 0  # rounds left to another node tallying
+        self.waiting = False  # the last round was left to another node
         self.pending: int | None = None  # days due at the last round (None: not looked yet)
         self.last_error: str | None = None
 
@@ -196,8 +197,9 @@ class DayTallier:
         if engine.dialect.name != "postgresql":
             return self._catch_up(engine, now_ms, limit)
         with engine.connect() as conn:
-            if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar_one():
-                self.deferred += 1  # another node is tallying: the next round finds its days
+            self.waiting = not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar_one()
+            if self.waiting:
+                self.deferred += 1  # another node is tallying: a round soon finds its days
                 return 0
             try:
                 return self._catch_up(engine, now_ms, limit)

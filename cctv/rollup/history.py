@@ -45,6 +45,7 @@ MEMO_MAX = 256
 QUEUE = 100_000  # status changes are few (a few per camera per hour): a drop means a reload
 TALLY_EVERY_S = 600.0  # how often the model looks for closed days to tally
 BACKFILL = 7  # days tallied before the figures are loaded again
+WAITING_S = 15.0  # while another node tallies
 
 
 @dataclass(slots=True)
@@ -298,7 +299,8 @@ class RollupModel:
                 continue
             now = self._clock.now_ms()
             to_midnight = (self.calendar.next(self.calendar.floor(now)) - now) / 1000 + 1
-            await asyncio.sleep(min(TALLY_EVERY_S, max(1.0, to_midnight)))
+            every = WAITING_S if self.tallier.waiting else TALLY_EVERY_S  # another node tallies: look soon
+            await asyncio.sleep(min(every, max(1.0, to_midnight)))
 
     async def _follow(self) -> None:
         assert self._sub is not None
