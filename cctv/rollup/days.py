@@ -208,18 +208,21 @@ class DayTallier:
                 conn.commit()
 
     def _catch_up(self, engine: Engine, now_ms: int, limit: int | None) -> int:
-        n = 0
+        done: list[tuple[int, int]] = []
         self.pending = len(due := self.due(engine, now_ms))
         for day, end in due[:limit]:
             try:
-                cams = tally_day(engine, self.cameras, day, end, now_ms)
+                done.append((day, tally_day(engine, self.cameras, day, end, now_ms)))
             except IntegrityError:
                 self.raced += 1
-                log.info("day tallies: another node tallied the day of %d at the same time", day)
+                log.info("day tallies: another node tallied the day starting %s at the same time", self._day(day))
                 continue
-            n += 1
             self.days_tallied += 1
             self.pending -= 1
-            log.info("day tallies: tallied the day starting %s (%d cameras)",
-                     datetime.fromtimestamp(day / 1000, self.calendar.tz).isoformat(), cams)
-        return n
+        if done:  # one line a round, not one a day
+            log.info("day tallies: tallied %d days (%s to %s, up to %d cameras a day); %d still due", len(done),
+                     self._day(done[-1][0]), self._day(done[0][0]), max(c for _d, c in done), self.pending)
+        return len(done)
+
+    def _day(self, day_ms: int) -> str:
+        return datetime.fromtimestamp(day_ms / 1000, self.calendar.tz).date().isoformat()

@@ -32,6 +32,7 @@ from sqlalchemy import Engine, select, true
 
 from cctv.clock import Clock
 from cctv.rollup.days import HOUR_MS, Calendar, DayTallier, day_sums
+from cctv.rollup.figures import Entry, FigureCache
 from cctv.rollup.tally import ONLINE, WINDOWS, Episode, IntervalLike, Row, Tally
 from cctv.rollup.timeline import Timeline
 from cctv.status.bus import Bus, Subscription
@@ -93,6 +94,7 @@ class RollupModel:
         self._timelines: dict[str, Timeline] = {}
         self.basis: Basis | None = None
         self.tallier = DayTallier(self._rows, self.calendar, self.horizon_ms, settle_ms)
+        self.figures = FigureCache(self._rows, self.windows, self._entry)
         self._memo: dict[Hashable, tuple[int, Any]] = {}
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
@@ -123,6 +125,7 @@ class RollupModel:
         self._timelines = {}
         self.basis = basis
         self._memo.clear()
+        self.figures.invalidate()
 
     def apply(self, change: StatusChange) -> None:
         """Mirror ``Store.apply_status_change``: close the open row at ``max(start, since)``, open a new one."""
@@ -135,6 +138,7 @@ class RollupModel:
         rows.append(Row(str(change.state), change.reason, change.since_ms, None))
         self.applied += 1
         self._timelines.pop(change.camera, None)
+        self.figures.invalidate(change.camera)
         if self._meanwhile is not None:
             self._meanwhile.append(change)
 
@@ -148,6 +152,7 @@ class RollupModel:
                 del rows[:i]
                 dropped += i
                 self._timelines.pop(cam, None)
+                self.figures.invalidate(cam)
         return dropped
 
     # -- figures ---------------------------------------------------------------------------------------
@@ -160,31 +165,49 @@ class RollupModel:
         return tl
 
     def tallies(self, now_ms: int, cameras: Iterable[str] | None = None) -> dict[str, dict[str, Tally]]:
-        """The Tally per window ending at ``now_ms`` of ``cameras`` (default: all). O(log n) per camera."""
-        out = {}
+        """The Tally per window ending at ``now_ms`` of ``cameras`` (default: all): kept between calls while
+        they still hold (cctv/rollup/figures.py), else O(log n) per camera."""
+        figures = self.figures.figures
+        return {cam: figures(cam, now_ms) for cam in (self._rows if cameras is None else cameras)
+                if cam in self._rows}
+
+    def area_tallies(self, area: str, now_ms: int) -> dict[str, Tally]:
+        """The sum of the tallies of every camera of ``area`` (a path; "" the city): a look-up, not a sum."""
+        return self.figures.area(area, now_ms)
+
+    def _entry(self, cam: str, now_ms: int) -> Entry:
+        """The camera's figures at ``now_ms``, how they move with ``now`` and until when (figures.py)."""
+        tl = self.timeline(cam)
         basis = self.basis
-        for cam in self._rows if cameras is None else cameras:
-            if cam not in self._rows:
-                continue
-            tl = self.timeline(cam)
-            figures: dict[str, Tally] = {}
-            recent: Tally | None = None
-            for w, length in self.windows.items():
-                since = now_ms - length
-                edge = basis.edges.get(w) if basis is not None and since < basis.recent_ms else None
-                if edge is None or basis is None:
-                    figures[w] = tl.tally(since, now_ms, now_ms)
-                    continue
+        end_side = tl.slope_at(now_ms)  # the open row
+        until = now_ms + (tl.next_break(now_ms) - now_ms)  # a row dated after now (a clock ahead)
+        values: dict[str, Tally] = {}
+        slopes: dict[str, tuple[int, int, int, int, int]] = {}
+        recent: Tally | None = None
+        for w, length in self.windows.items():
+            since = now_ms - length
+            edge = basis.edges.get(w) if basis is not None and since < basis.recent_ms else None
+            if edge is None or basis is None:
+                values[w] = tl.tally(since, now_ms, now_ms)
+                start_side, nxt = tl.slope_at(since), tl.next_break(since)
+            else:
                 if recent is None:
                     recent = tl.tally(basis.recent_ms, now_ms, now_ms)
-                since = min(max(since, edge.day_ms), edge.end_ms)  # past the edge day: reload pending
-                t = edge.timeline(cam).tally(since, min(edge.end_ms, basis.recent_ms), now_ms)
+                stop = min(edge.end_ms, basis.recent_ms)
+                clipped = min(max(since, edge.day_ms), edge.end_ms)  # past the edge day: reload pending
+                etl = edge.timeline(cam)
+                t = etl.tally(clipped, stop, now_ms)
                 days = edge.sums.get(cam)
                 if days is not None:
                     t.add(days)
-                figures[w] = t.add(recent)
-            out[cam] = figures
-        return out
+                values[w] = t.add(recent)
+                if since < stop:
+                    start_side, nxt = etl.slope_at(since), min(etl.next_break(since), stop)
+                else:  # clipped: nothing moves at the start until the basis is loaded again
+                    start_side, nxt = (0, 0, 0, 0, 0), float("inf")
+            slopes[w] = tuple(a - b for a, b in zip(end_side, start_side, strict=True))  # type: ignore[assignment]
+            until = min(until, now_ms + (nxt - since))
+        return Entry(now_ms, values, slopes, until)
 
     def camera_tallies(self, camera: str, now_ms: int) -> dict[str, Tally]:
         return self.tallies(now_ms, [camera]).get(camera) or {w: Tally() for w in self.windows}

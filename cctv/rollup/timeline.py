@@ -30,7 +30,7 @@ def _weights(state: str) -> tuple[int, int, int, int, int]:
 
 
 class Timeline:
-    __slots__ = ("starts", "ends", "weights", "prefix", "episodes", "episode_ends", "_events")
+    __slots__ = ("starts", "ends", "weights", "prefix", "episodes", "episode_ends", "_events", "_breaks")
 
     def __init__(self, rows: Sequence[IntervalLike]) -> None:
         self.starts = [r.start_ms for r in rows]
@@ -60,6 +60,22 @@ class Timeline:
                 if e.repaired and e.end_ms is not None:
                     drep.append((e.end_ms, e.end_ms - e.start_ms))
         self._events = (out_starts, deg_starts, *_cumulative(rep), *_cumulative(drep))
+        # every row boundary (each event is one): where a window edge's figures stop moving linearly
+        self._breaks = sorted([*self.starts, *(e for e in self.ends if e is not None)])
+
+    def slope_at(self, t: int) -> tuple[int, int, int, int, int]:
+        """The time fields' weights of the row covering ``[t, t + 1)`` (an open row covers all after its
+        start): how ``_cum`` moves with ``t`` there."""
+        i = bisect_right(self.starts, t) - 1
+        if i < 0:
+            return (0, 0, 0, 0, 0)
+        end = self.ends[i]
+        return self.weights[i] if end is None or end > t else (0, 0, 0, 0, 0)
+
+    def next_break(self, t: int) -> float:
+        """The first row boundary after ``t`` (inf: none)."""
+        i = bisect_right(self._breaks, t)
+        return self._breaks[i] if i < len(self._breaks) else float("inf")
 
     def _cum(self, t: int, now_ms: int) -> list[int]:
         """The time fields of every row before ``t`` (an open row running to ``now_ms``)."""

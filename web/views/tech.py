@@ -145,8 +145,8 @@ async def _tech(request: web.Request, path: str, fmt: str) -> web.StreamResponse
         "breadcrumbs": [{"path": a.path, "name": a.name} for a in visible_breadcrumbs(request, area.path)],
         "counts": (counts := area_counts(request, area).as_dict()),
         "reason_counts": _reason_counts(counts["reasons"], lang),  # type: ignore[arg-type]
-        "summary": _summary(sum_tallies_per_window(per_cam.values()), lang),
-        "children": _children(request, area, per_cam, lang),
+        "summary": _summary(_figures_of(svc, area, area, per_cam, now), lang),
+        "children": _children(request, area, per_cam, lang, now),
         "worst": [_camera_view(r, tz, lang, now) for r in _worst_rows(all_rows, per_cam)],
         "cameras": [_camera_view(r, tz, lang, now) for r in rows[first : first + PAGE]],
         "total": len(rows),
@@ -192,6 +192,15 @@ def _area_figures(area: Area, per_cam: dict[str, dict[str, Tally]]) -> dict[str,
     return sum_tallies_per_window(per_cam[c] for c in area.cameras if c in per_cam)
 
 
+def _figures_of(svc: Any, shown: Area, area: Area, per_cam: dict[str, dict[str, Tally]], now: int
+                ) -> dict[str, Tally]:
+    """``area``'s figures as the caller sees them: the roll-up model's sums of the whole area (a look-up) when
+    the page's area ``shown`` is not cut by the caller's scope, else the sum of the cameras it sees."""
+    if len(shown.cameras) == len(svc.sites.area(shown.path).cameras):
+        return svc.rollup.area_tallies(area.path, now)  # type: ignore[no-any-return]
+    return _area_figures(area, per_cam)
+
+
 def _reason_counts(reasons: dict[str, int], lang: str) -> list[dict[str, Any]]:
     out = []
     for key, n in reasons.items():
@@ -232,12 +241,13 @@ def _summary(by_window: dict[str, Tally], lang: str) -> list[dict[str, str]]:
 
 
 def _children(
-    request: web.Request, area: Area, per_cam: dict[str, dict[str, Tally]], lang: str
+    request: web.Request, area: Area, per_cam: dict[str, dict[str, Tally]], lang: str, now: int
 ) -> list[dict[str, Any]]:
-    sites = services(request).sites
+    svc = services(request)
+    sites = svc.sites
     out = []
     for kid in (sites.area(c) for c in area.children):
-        f = _area_figures(kid, per_cam)
+        f = _figures_of(svc, area, kid, per_cam, now)
         out.append(
             {
                 "path": kid.path,
@@ -314,13 +324,13 @@ async def _api(request: web.Request, path: str) -> web.Response:
             "level": area.level,
             "now_ms": now,
             "counts": area_counts(request, area).as_dict(),
-            "figures": _figures(sum_tallies_per_window(per_cam.values())),
+            "figures": _figures(_figures_of(svc, area, area, per_cam, now)),
             "children": [
                 {
                     "path": k.path,
                     "name": k.name,
                     "counts": area_counts(request, k).as_dict(),
-                    "figures": _figures(_area_figures(k, per_cam)),
+                    "figures": _figures(_figures_of(svc, area, k, per_cam, now)),
                 }
                 for k in kids
             ],

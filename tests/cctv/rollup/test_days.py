@@ -47,8 +47,11 @@ def test_long_windows_from_days_equal_one_pass_over_every_row(db: Store, per_cam
     model.load(*load_basis(db.engine, SMALL_WINDOWS, cal, now))
     assert model.basis is not None and model.basis.edges  # the long windows do come from days
     assert model.tallies(now) == full.tallies(now)
-    later = data.draw(st.integers(now, cal.next(cal.floor(now)) - 1))  # the same basis until midnight
-    assert model.tallies(later) == full.tallies(later)
+    # the same basis until midnight; the figures kept between calls move exactly as computed afresh
+    for later in sorted(data.draw(st.lists(st.integers(now, cal.next(cal.floor(now)) - 1), max_size=6))):
+        assert model.tallies(later) == full.tallies(later)
+        city = full.tallies(later)
+        assert model.area_tallies("", later) == {w: sum_tallies(c[w] for c in city.values()) for w in SMALL_WINDOWS}
 
 
 @settings(max_examples=40, deadline=None, database=None,
@@ -71,9 +74,13 @@ def test_changes_after_the_load_count_as_in_one_pass(db: Store, per_cam, data) -
                               since, None)
         db.apply_status_change(change)
         model.apply(change)
+        if data.draw(st.booleans()):  # figures asked for between the changes: kept, then invalidated
+            assert model.area_tallies("k/l", t)["c"] is not None
     full = RollupModel(CAMS, SMALL_WINDOWS)
     full.load(db.intervals())
     assert model.tallies(end) == full.tallies(end)
+    per = full.tallies(end)
+    assert model.area_tallies("k/l/r", end) == {w: sum_tallies(c[w] for c in per.values()) for w in SMALL_WINDOWS}
 
 
 def test_local_days_start_at_local_midnight() -> None:
@@ -119,3 +126,28 @@ def test_adding_tallies_adds_every_field() -> None:
     for f in fields(Tally):
         one = Tally(**{f.name: 1})
         assert getattr(one.add(Tally(**{f.name: 2})), f.name) == 3, f.name
+
+
+def test_figures_are_kept_between_calls_until_a_change_or_a_boundary() -> None:
+    """A camera online for hours: its figures at later times come from the kept line (not computed again) and
+    equal a fresh computation; a change, or a window start passing one of its row boundaries, computes again."""
+    cam = CAMS[0]
+    model = RollupModel(CAMS, SMALL_WINDOWS)
+    model.load([_row(cam, "online", 0, 1000), _row(cam, "offline", 1000, 1100), _row(cam, "online", 1100, None)])
+    first = model.tallies(3000)[cam]
+    n = model.figures.computed
+    for t in (3001, 3050, 3099):  # window "c" (2000) starts at 1001..1099: inside the offline row
+        assert model.tallies(t)[cam] == _fresh(model, cam, t)
+    assert model.figures.computed == n and first["c"].offline_ms == 100
+    assert model.tallies(3100)[cam]["c"].offline_ms == 0  # its start passed the repair: computed again
+    assert model.figures.computed == n + 1
+    model.apply(StatusChange(cam, State.OFFLINE, "x", 3200, State.ONLINE))
+    assert model.tallies(3300)[cam] == _fresh(model, cam, 3300) and model.figures.computed == n + 2
+
+
+def _row(cam: str, state: str, start: int, end: int | None) -> StatusInterval:
+    return StatusInterval(camera=cam, state=state, reason="", start_ms=start, end_ms=end)
+
+
+def _fresh(model: RollupModel, cam: str, t: int) -> dict:  # type: ignore[type-arg]
+    return model._entry(cam, t).values  # noqa: SLF001 - computed afresh, not from the kept line
