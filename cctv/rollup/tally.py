@@ -25,6 +25,7 @@ Conventions, the same everywhere (and checked against a brute-force oracle in te
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Protocol
@@ -382,5 +383,5 @@ def worst(per_camera: Mapping[str, Tally], cameras: Iterable[str], n: int = 10) 
     by path), so the worst of an area are the worst among its children's worst.
     """
     ranked = [Ranked(c, per_camera[c]) for c in cameras if c in per_camera and per_camera[c].known_ms]
-    ranked.sort(key=lambda r: (r.tally.availability, r.tally.usability, -r.tally.outages, r.camera))
-    return ranked[:n]
+    return heapq.nsmallest(n, ranked, key=lambda r: (r.tally.availability, r.tally.usability, -r.tally.outages,
+                                                     r.camera))
