@@ -137,7 +137,8 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
         for label, times, sizes in (("city", city_t, city_b), ("kecamatan", kec_t, kec_b)):
             for p, ts in times.items():
                 pages[f"{label} {p}"] = {"p50_ms": round(statistics.median(ts), 1), "p95_ms": round(pct(ts, 95), 1),
-                                         "bytes": sizes[p]}
+                                         "max_ms": round(max(ts), 1), "bytes": sizes[p],
+                                         "each_ms": [round(t) for t in ts]}
         result["pages"] = pages
         for w in webs:
             assert w.proc is not None
