@@ -101,6 +101,27 @@ class FigureCache:
             entry = self._refresh(camera, now_ms)
         return entry.at(now_ms)
 
+    def rank(self, camera: str, window: str, now_ms: int) -> tuple[float, float, int] | None:
+        """(availability, usability, − outages) of the camera's ``window`` at ``now_ms`` — the order of the
+        worst cameras — without building its tallies; None when nothing is known."""
+        entry = self._entries.get(camera)
+        if camera in self._dirty or entry is None or not entry.t0 <= now_ms < entry.valid_until:
+            entry = self._refresh(camera, now_ms)
+        t, s, dt = entry.values[window], entry.slopes[window], now_ms - entry.t0
+        known = t.known_ms + s[0] * dt
+        if not known:
+            return None
+        return ((t.up_ms + s[1] * dt) / known, (t.usable_ms + s[2] * dt) / known, -t.outages)
+
+    def worst(self, cameras: Iterable[str], window: str, now_ms: int, n: int) -> list[str]:
+        """The ``n`` cameras with the least availability over ``window``, then usability, then most outages
+        (ties by path), as :func:`cctv.rollup.tally.worst` orders them; cameras with nothing known left out."""
+        keyed = []
+        for c in cameras:
+            if c in self._up and (k := self.rank(c, window, now_ms)) is not None:
+                keyed.append((k, c))
+        return [c for _k, c in heapq.nsmallest(n, keyed)]
+
     def area(self, area: str, now_ms: int) -> dict[str, Tally]:
         """The sum of the area's cameras' figures at ``now_ms`` (every camera brought up to date first: those
         changed, and those whose entry ran out)."""

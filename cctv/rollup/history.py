@@ -173,6 +173,10 @@ class RollupModel:
         return {cam: figures(cam, now_ms) for cam in (self._rows if cameras is None else cameras)
                 if cam in self._rows}
 
+    def worst(self, cameras: Iterable[str], now_ms: int, n: int = 10, window: str = "7d") -> list[str]:
+        """The ``n`` worst of ``cameras`` over ``window`` (cctv/rollup/tally.py's order)."""
+        return self.figures.worst(cameras, window, now_ms, n)
+
     def area_tallies(self, area: str, now_ms: int) -> dict[str, Tally]:
         """The sum of the tallies of every camera of ``area`` (a path; "" the city): a look-up, not a sum."""
         return self.figures.area(area, now_ms)

@@ -31,7 +31,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from cctv.accounts.policy import Perm
-from cctv.rollup.tally import Tally, sum_tallies, worst
+from cctv.rollup.tally import Ranked, Tally, sum_tallies
 from cctv.sites import Area
 from web.errors import CctvError
 from web.i18n import format_duration, format_ms, format_pct, lang_of
@@ -147,7 +147,7 @@ async def _tech(request: web.Request, path: str, fmt: str) -> web.StreamResponse
         "reason_counts": _reason_counts(counts["reasons"], lang),  # type: ignore[arg-type]
         "summary": _summary(_figures_of(svc, area, area, per_cam, now), lang),
         "children": _children(request, area, per_cam, lang, now),
-        "worst": [_camera_view(r, tz, lang, now) for r in _worst_rows(all_rows, per_cam)],
+        "worst": [_camera_view(r, tz, lang, now) for r in _worst_rows(svc, all_rows, now)],
         "cameras": [_camera_view(r, tz, lang, now) for r in rows[first : first + PAGE]],
         "total": len(rows),
         "all_total": len(all_rows),
@@ -262,14 +262,10 @@ def _children(
     return out
 
 
-def _worst_rows(
-    rows: list[td.CameraRow], per_cam: dict[str, dict[str, Tally]], n: int = 10
-) -> list[td.CameraRow]:
+def _worst_rows(svc: Any, rows: list[td.CameraRow], now: int, n: int = 10) -> list[td.CameraRow]:
     by_path = {r.path: r for r in rows}
-    ranked = worst({p: t["7d"] for p, t in per_cam.items()}, by_path, n)
-    return [
-        by_path[r.camera] for r in ranked if r.tally.availability is not None and r.tally.availability < 1
-    ]
+    ranked = [by_path[c] for c in svc.rollup.worst(by_path, now, n)]
+    return [r for r in ranked if (a := r.tallies["7d"].availability) is not None and a < 1]
 
 
 def _camera_view(r: td.CameraRow, tz: Any, lang: str, now: int) -> dict[str, Any]:
@@ -336,7 +332,7 @@ async def _api(request: web.Request, path: str) -> web.Response:
             ],
             "worst": [
                 {"camera": r.camera, "name": sites.camera(r.camera).name, "figures_7d": r.tally.as_dict()}
-                for r in worst({p: t["7d"] for p, t in per_cam.items()}, per_cam, 10)
+                for r in (Ranked(c, per_cam[c]["7d"]) for c in svc.rollup.worst(per_cam, now))
             ],
         }
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import heapq
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -74,7 +74,7 @@ class CameraRow:
     since_ms: int
     motion: bool
     reconnects: int | None
-    tallies: dict[str, Tally]
+    tallies: Mapping[str, Tally]
 
     def value(self, key: str) -> Any:
         if key == "state":
@@ -94,16 +94,41 @@ class CameraRow:
         return {"avail": t.availability, "usable": t.usability, "outages": t.outages, "mttr": t.mttr_ms}[kind]
 
 
+class LazyFigures(Mapping[str, Tally]):
+    """A camera's tallies per window, computed when first read: a city page sorts 30,000 rows by state and
+    shows 50 of them."""
+
+    __slots__ = ("_model", "_camera", "_now", "_got")
+
+    def __init__(self, model: Any, camera: str, now_ms: int) -> None:
+        self._model, self._camera, self._now = model, camera, now_ms
+        self._got: dict[str, Tally] | None = None
+
+    def _all(self) -> dict[str, Tally]:
+        if self._got is None:
+            self._got = self._model.tallies(self._now, [self._camera]).get(self._camera) or {
+                w: Tally() for w in self._model.windows}
+        return self._got
+
+    def __getitem__(self, window: str) -> Tally:
+        return self._all()[window]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
 def camera_rows(svc: Services, area: Area, now_ms: int) -> list[CameraRow]:
     """Every enabled camera of ``area`` (already cut to the caller's scope), in config order."""
-    sites, live = svc.sites, svc.live
-    svc.rollup.sync()
-    tallies = svc.rollup.tallies(now_ms, area.cameras)
+    sites, live, model = svc.sites, svc.live, svc.rollup
+    model.sync()
+    live.sync()
     out = []
     for path in area.cameras:
-        try:
-            cam = live.camera(path)
-        except KeyError:
+        cam = live.peek(path)
+        if cam is None:
             continue  # disabled
         s = cam.site
         out.append(
@@ -119,7 +144,7 @@ def camera_rows(svc: Services, area: Area, now_ms: int) -> list[CameraRow]:
                 since_ms=cam.since_ms,
                 motion=cam.motion,
                 reconnects=cam.stats.reconnects if cam.stats is not None else None,
-                tallies=tallies.get(path) or {w: Tally() for w in svc.rollup.windows},
+                tallies=LazyFigures(model, path, now_ms),
             )
         )
     return out
