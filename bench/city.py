@@ -143,6 +143,9 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
         for w in webs:
             assert w.proc is not None
             result[w.name]["rss_mb_after"] = round(rss_mb(w.proc.pid), 0)
+            gc = w.health()["ingest"].get("gc", {})
+            result[w.name]["gc_pause_ms_max"] = gc.get("pause_ms_max")
+            result[w.name]["gc_collections"] = gc.get("collections")
     finally:
         cluster.close()
     return result
@@ -154,7 +157,8 @@ def report(r: dict[str, Any]) -> None:
     for name in ("web-1", "web-2"):
         w = r[name]
         print(f"  {name}: /healthz {w['start_s']} s, first /tech +{w['first_tech_s']} s, RSS {w['rss_mb']:.0f} MB "
-              f"(after the requests {w['rss_mb_after']:.0f} MB)")
+              f"(after the requests {w['rss_mb_after']:.0f} MB); gc pauses max {w['gc_pause_ms_max']} ms "
+              f"(gen 0, 1, 2; collections {w['gc_collections']})")
     print(f"  {'page':<40} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>10}  target p95 < {TARGET_MS} ms")
     for p, v in r["pages"].items():
         flag = "" if v["p95_ms"] < TARGET_MS else "  OVER"

@@ -78,6 +78,7 @@ async def run_until_signalled(services, lifecycle, app, host: str, port: int, ba
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
         pauses.freeze_started()
+        services.rollup.on_warm.append(pauses.freeze_loaded)  # a reload's rows and figures: frozen as well
         print(banner, flush=True)
         await stop.wait()
         log.info("shutting down")

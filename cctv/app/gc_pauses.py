@@ -23,6 +23,7 @@ class GcPauses:
         self.total_ms = [0.0, 0.0, 0.0]
         self.max_ms = [0.0, 0.0, 0.0]
         self.frozen = 0
+        self.refreezes = 0
         self._t0 = 0.0
 
     def install(self) -> None:
@@ -40,6 +41,16 @@ class GcPauses:
         self.frozen = gc.get_freeze_count()
         log.info("gc: %d objects built at start frozen (no longer walked by collections)", self.frozen)
 
+    def freeze_loaded(self) -> None:
+        """After the roll-up model loaded again (a midnight, days tallied): its new rows and figures live until
+        the next load; freeze them too, or every full collection walks millions of them (a second's pause on
+        a city's web node, measured with bench/city.py). What the old load held is freed by its reference
+        counts (rows and figures hold no cycles)."""
+        gc.collect()
+        gc.freeze()
+        self.frozen = gc.get_freeze_count()
+        self.refreezes += 1
+
     def _callback(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             self._t0 = time.perf_counter()
@@ -51,6 +62,6 @@ class GcPauses:
         self.max_ms[g] = max(self.max_ms[g], ms)
 
     def health(self) -> dict[str, Any]:
-        return {"gc": {"frozen": self.frozen, "collections": list(self.count),
+        return {"gc": {"frozen": self.frozen, "refreezes": self.refreezes, "collections": list(self.count),
                        "pause_ms_total": [round(x, 1) for x in self.total_ms],
                        "pause_ms_max": [round(x, 1) for x in self.max_ms]}}

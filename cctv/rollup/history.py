@@ -106,6 +106,7 @@ class RollupModel:
         self._seen_drops = 0
         self._meanwhile: list[StatusChange] | None = None  # changes applied while a reload reads the store
         self._warm_task: asyncio.Task[None] | None = None
+        self.on_warm: list[Callable[[], None]] = []  # after a load's figures are computed (cctv/app/cli.py: gc)
 
     # -- state -----------------------------------------------------------------------------------------
 
@@ -316,6 +317,11 @@ class RollupModel:
             for cam in cams[i : i + WARM_SLICE]:
                 self.figures.figures(cam, now)
             await asyncio.sleep(0)
+        for fn in self.on_warm:
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - a hook never stops the model
+                log.exception("roll-up model: a hook after the load failed")
 
     async def tally_closed_days(self, limit: int | None = None) -> int:
         """Tally the closed days not tallied yet (at most ``limit``), then load the basis again if any were,
