@@ -412,35 +412,27 @@ def _local(t_ms: int, tz: ZoneInfo) -> str:
 
 
 def csv_bytes(rows: Iterable[CameraRow], tz: ZoneInfo) -> bytes:
+    """Every row; text cells defused against formulas, numbers as we format them (never starting with one of
+    the formula characters). A city's 30,000 rows: times formatted once per distinct second."""
     buf = io.StringIO()
     w = csv.writer(buf, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
     w.writerow(CSV_COLUMNS)
+    local: dict[int, str] = {}
     for r in rows:
-        d, wk, mo = r.tallies["24h"], r.tallies["7d"], r.tallies["30d"]
-        w.writerow(
-            [
-                _cell(v)
-                for v in (
-                    r.kecamatan,
-                    r.kelurahan,
-                    r.rt,
-                    r.path,
-                    r.name,
-                    r.state,
-                    r.reason if r.state != "online" else "",
-                    _local(r.since_ms, tz),
-                    _pct(d.availability),
-                    _pct(wk.availability),
-                    _pct(mo.availability),
-                    _pct(d.usability),
-                    _pct(wk.usability),
-                    _pct(mo.usability),
-                    mo.outages,
-                    _minutes(mo.offline_ms),
-                    _minutes(mo.mttr_ms),
-                    _minutes(mo.mttr_degraded_ms),
-                    r.reconnects,
-                )
-            ]
-        )
+        t = r.tallies
+        d, wk, mo = t["24h"], t["7d"], t["30d"]
+        sec = r.since_ms // 1000
+        since = local.get(sec)
+        if since is None:
+            since = local[sec] = _local(r.since_ms, tz)
+        w.writerow((
+            _cell(r.kecamatan), _cell(r.kelurahan), _cell(r.rt), _cell(r.path), _cell(r.name), _cell(r.state),
+            _cell(r.reason) if r.state != "online" else "",
+            since,
+            _pct(d.availability), _pct(wk.availability), _pct(mo.availability),
+            _pct(d.usability), _pct(wk.usability), _pct(mo.usability),
+            mo.outages,
+            _minutes(mo.offline_ms), _minutes(mo.mttr_ms), _minutes(mo.mttr_degraded_ms),
+            "" if r.reconnects is None else r.reconnects,
+        ))
     return buf.getvalue().encode("utf-8-sig")
