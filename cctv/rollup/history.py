@@ -36,7 +36,7 @@ from cctv.rollup.figures import Entry, FigureCache
 from cctv.rollup.tally import ONLINE, WINDOWS, Episode, IntervalLike, Row, Tally
 from cctv.rollup.timeline import Timeline
 from cctv.status.bus import Bus, Subscription
-from cctv.status.messages import TOPIC_STATUS, StatusChange
+from cctv.status.messages import TOPIC_STATUS, State, StatusChange
 from cctv.store.models import StatusInterval
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,7 @@ class RollupModel:
         self._days_task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self.applied = 0
+        self.stale = 0  # changes older than the camera's last row, ignored
         self.reloads = 0
         self._seen_drops = 0
         self._meanwhile: list[StatusChange] | None = None  # changes applied while a reload reads the store
@@ -135,10 +136,16 @@ class RollupModel:
         rows = self._rows.get(change.camera)
         if rows is None:
             return
+        since = change.since_ms
+        if rows and since < rows[-1].start_ms:
+            if change.state is not State.UNMONITORED:
+                self.stale += 1  # older than the camera's last row (re-sent after a reconnect): ignored
+                return
+            since = rows[-1].start_ms  # the gap from a lost node's last renewal, clamped as the store does
         if rows and rows[-1].end_ms is None:
             last = rows[-1]
-            rows[-1] = Row(last.state, last.reason, last.start_ms, max(last.start_ms, change.since_ms))
-        rows.append(Row(str(change.state), change.reason, change.since_ms, None))
+            rows[-1] = Row(last.state, last.reason, last.start_ms, max(last.start_ms, since))
+        rows.append(Row(str(change.state), change.reason, since, None))
         self.applied += 1
         self._timelines.pop(change.camera, None)
         self.figures.invalidate(change.camera)

@@ -100,6 +100,7 @@ class LiveModel:
                                                 maxlen=QUEUE, remote=True)
         self._task: asyncio.Task[None] | None = None
         self.applied = 0
+        self.stale = 0  # status changes older than the camera's state, ignored (a message re-sent after a reconnect)
 
     # -- following the bus -----------------------------------------------------------------------------
 
@@ -176,7 +177,13 @@ class LiveModel:
         cam = self._cams.get(change.camera)
         if cam is None:
             return
-        cam.state, cam.reason, cam.since_ms = str(change.state), change.reason, change.since_ms
+        since = change.since_ms
+        if since < cam.since_ms and cam.reason != Reason.STARTING:  # a first verdict may predate this model
+            if change.state is not State.UNMONITORED:
+                self.stale += 1  # older than what it shows (re-sent after a reconnect): never a step back
+                return
+            since = cam.since_ms  # a taker dates the gap from the lost node's last renewal, as the store clamps
+        cam.state, cam.reason, cam.since_ms = str(change.state), change.reason, since
         if change.state is State.OFFLINE:
             cam.motion = False
         self._changed(cam.path)

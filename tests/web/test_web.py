@@ -312,7 +312,8 @@ async def test_a_socket_that_falls_behind_is_resynchronised(web_client: Any, sce
         for i in range(socket_hub.QUEUE + 10):  # no await in between: the socket cannot keep up
             state = State.DEGRADED if i % 2 else State.ONLINE
             hub.route(TOPIC_STATUS, StatusChange(CAM2, state, "black" if i % 2 else "", T0 + i, None))
-        scene.live.apply_status(StatusChange(CAM2, State.DEGRADED, "black", T0 + 999, None))
+        later = scene.live.camera(CAM2).since_ms + 1  # newer than the scene's state: the live model takes it
+        scene.live.apply_status(StatusChange(CAM2, State.DEGRADED, "black", later, None))
         assert feed.dropped > 0
         msg = await receive(ws, "resync")
         assert msg["cameras"][CAM2]["state"] == "degraded" and msg["cameras"][CAM2]["reason"] == "black"

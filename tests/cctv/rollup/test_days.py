@@ -151,3 +151,18 @@ def _row(cam: str, state: str, start: int, end: int | None) -> StatusInterval:
 
 def _fresh(model: RollupModel, cam: str, t: int) -> dict:  # type: ignore[type-arg]
     return model._entry(cam, t).values  # noqa: SLF001 - computed afresh, not from the kept line
+
+
+def test_a_change_older_than_the_last_row_is_ignored_but_a_gap_is_clamped() -> None:
+    """A status change re-sent after a reconnect arrives after newer ones: it never steps a camera back; an
+    ``unmonitored`` gap dated from a lost node's last renewal is clamped to the open row, as the store does."""
+    cam = CAMS[0]
+    model = RollupModel(CAMS, SMALL_WINDOWS)
+    model.apply(StatusChange(cam, State.OFFLINE, "timeout", 1000, None))
+    model.apply(StatusChange(cam, State.DEGRADED, "black", 5000, State.OFFLINE))
+    model.apply(StatusChange(cam, State.OFFLINE, "timeout", 1000, None))  # the first one, again
+    assert [(r.state, r.start_ms, r.end_ms) for r in model.rows(cam)] == [("offline", 1000, 5000),
+                                                                           ("degraded", 5000, None)]
+    assert model.stale == 1
+    model.apply(StatusChange(cam, State.UNMONITORED, "node_lost", 4000, None))
+    assert [(r.state, r.start_ms) for r in model.rows(cam)][-1] == ("unmonitored", 5000)
