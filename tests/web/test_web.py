@@ -214,6 +214,7 @@ async def test_healthz(web_client: Any, web_services: Services) -> None:
     assert body["status"] == "ok" and body["cameras"] == 5 and body["bus_dropped"] == 0
     assert body["ws_dropped"] == 0 and body["ws_resyncs"] == 0
     assert body["ingest"] == {"workers": 5, "queue_dropped": 0}
+    assert body["stale_ignored"] == {"live": 0, "rollup": 0} and body["rollup"]["rollup_days_error"] is None
 
 
 async def test_server_error_is_a_clean_500(web_client: Any, scene: Services) -> None:

@@ -85,6 +85,8 @@ async def healthz(request: web.Request) -> web.Response:
         "snapshot_write_errors": svc.snapshots.write_errors,
         "probe_errors": probe_errors,
         "rollup": svc.rollup.tallier.health(),  # the daily tallies: done, pending (docs/status.md)
+        # status changes older than what the models hold (re-sent after a reconnect), ignored
+        "stale_ignored": {"live": svc.live.stale, "rollup": svc.rollup.stale},
         "ingest": ingest,
     }
     return web.json_response(body)
