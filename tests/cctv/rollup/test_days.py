@@ -34,17 +34,23 @@ def _put(store: Store, per_cam: list[tuple[list[Row], int]]) -> int:
     return max(n for _rows, n in per_cam)
 
 
+def _loaded_from_days(store: Store, per_cam: list[tuple[list[Row], int]]) -> tuple[int, Calendar, RollupModel]:
+    """The history in the store, every closed day tallied, and a model loaded from days as a node loads it."""
+    now = _put(store, per_cam)
+    cal = Calendar(length_ms=DAY)
+    DayTallier(CAMS, cal, max(SMALL_WINDOWS.values()), settle_ms=0).catch_up(store.engine, now)
+    model = RollupModel(CAMS, SMALL_WINDOWS, calendar=cal)
+    model.load(*load_basis(store.engine, SMALL_WINDOWS, cal, now))
+    return now, cal, model
+
+
 @settings(max_examples=80, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(camera_rows(base_max=2000), min_size=len(CAMS), max_size=len(CAMS)), st.data())
 def test_long_windows_from_days_equal_one_pass_over_every_row(db: Store, per_cam, data) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    now = _put(db, per_cam)
-    cal = Calendar(length_ms=DAY)
-    DayTallier(CAMS, cal, max(SMALL_WINDOWS.values()), settle_ms=0).catch_up(db.engine, now)
+    now, cal, model = _loaded_from_days(db, per_cam)
     full = RollupModel(CAMS, SMALL_WINDOWS)  # every row: the reference
     full.load(db.intervals())
-    model = RollupModel(CAMS, SMALL_WINDOWS, calendar=cal)
-    model.load(*load_basis(db.engine, SMALL_WINDOWS, cal, now))
     assert model.basis is not None and model.basis.edges  # the long windows do come from days
     assert model.tallies(now) == full.tallies(now)
     # the same basis until midnight; the figures kept between calls move exactly as computed afresh
@@ -59,11 +65,7 @@ def test_long_windows_from_days_equal_one_pass_over_every_row(db: Store, per_cam
 @given(st.lists(camera_rows(base_max=2000), min_size=len(CAMS), max_size=len(CAMS)), st.data())
 def test_changes_after_the_load_count_as_in_one_pass(db: Store, per_cam, data) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     """Live changes applied to a model loaded from days, and the same changes in the store."""
-    now = _put(db, per_cam)
-    cal = Calendar(length_ms=DAY)
-    DayTallier(CAMS, cal, max(SMALL_WINDOWS.values()), settle_ms=0).catch_up(db.engine, now)
-    model = RollupModel(CAMS, SMALL_WINDOWS, calendar=cal)
-    model.load(*load_basis(db.engine, SMALL_WINDOWS, cal, now))
+    now, cal, model = _loaded_from_days(db, per_cam)
     end = cal.next(cal.floor(now)) - 1
     t = now
     for _ in range(data.draw(st.integers(1, 5))):
