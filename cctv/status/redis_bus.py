@@ -4,7 +4,9 @@ Local subscribers see every local message at once, exactly as on :class:`~cctv.s
 topics in :data:`cctv.status.wire.CROSSING` (state changes, motion, snapshot news, stream stats) also go to
 Redis, as JSON (cctv/status/wire.py), and what other nodes publish there is delivered to the local subscribers
 that asked for it (``subscribe(..., remote=True)``: the live model, roll-up history, socket hub) — never to a
-writer, so each row is written once, by the node that owns the camera (a node never re-delivers its own).
+writer, so each row is written once, by the node that owns the camera (a node never re-delivers its own). A node
+listens only to the topics something on it takes from other nodes: an ingest node, which has no view, listens
+to none, so Redis does not copy the whole city's traffic to each of a hundred ingest nodes.
 
 Redis pub/sub is at most once, and that is all it is trusted with: every row (intervals, events, segments) goes
 from the owning node to the store directly. Publishing never waits: messages for Redis queue in a bounded
@@ -26,7 +28,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from cctv.redact import redact_url
-from cctv.status.bus import InProcessBus
+from cctv.status.bus import Accept, InProcessBus, Subscription
 from cctv.status.wire import CROSSING, WireError, decode, encode
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 PREFIX = "cctv:"  # channel = PREFIX + topic
 OUTBOX = 50_000
 BACKOFF_S = (0.5, 1.0, 2.0, 5.0)
+PING_S = 5.0
 
 
 class RedisBus(InProcessBus):
@@ -47,8 +50,10 @@ class RedisBus(InProcessBus):
         self._tasks: list[asyncio.Task[None]] = []
         self._client: aioredis.Redis | None = None
         self.on_reconnect: list[Callable[[], Awaitable[None]]] = []
-        self.figures = {"sent": 0, "received": 0, "outbox_dropped": 0, "bad": 0, "own": 0, "reconnects": 0,
-                        "connected": False, "withheld": 0}
+        self.figures: dict[str, Any] = {"sent": 0, "received": 0, "outbox_dropped": 0, "bad": 0, "own": 0,
+                                        "reconnects": 0, "connected": False, "withheld": 0, "listening": []}
+        self._listen_changed = asyncio.Event()  # a subscription asked for another node's topic
+        self._links: dict[str, bool] = {"send": False}  # and "receive" once it listens: connected = all up
         # an ingest node's: True for a camera's message the other nodes must not see (its lease may be gone)
         self.withhold: Callable[[str], bool] | None = None
 
@@ -76,6 +81,17 @@ class RedisBus(InProcessBus):
             self._outbox.popleft()
             self.figures["outbox_dropped"] += 1
 
+    def subscribe(self, *topics: str, maxlen: int = 1000, accept: Accept | None = None,
+                  remote: bool = False) -> Subscription:
+        sub = super().subscribe(*topics, maxlen=maxlen, accept=accept, remote=remote)
+        if remote and not set(topics) & set(CROSSING) <= set(self.figures["listening"]):
+            self._listen_changed.set()
+        return sub
+
+    def _remote_topics(self) -> list[str]:
+        """The crossing topics some subscription here takes from other nodes."""
+        return [t for t in CROSSING if any(s.remote for s in self._by_topic.get(t, ()))]
+
     # -- running -----------------------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -102,12 +118,16 @@ class RedisBus(InProcessBus):
 
     async def _send_forever(self) -> None:
         attempt = 0
-        while True:
-            await self._wake.wait()
+        while True:  # idle, a ping every PING_S: a node that only publishes still says whether it reaches redis
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), PING_S if self._links["send"] else 0.01)
             self._wake.clear()
             try:
                 if self._client is None:
                     self._client = self._connect()
+                if not self._outbox:
+                    await self._client.ping()
+                    self._link("send", True)
                 while self._outbox:
                     batch = [self._outbox.popleft() for _ in range(min(len(self._outbox), 500))]
                     pipe = self._client.pipeline(transaction=False)
@@ -120,8 +140,10 @@ class RedisBus(InProcessBus):
                         self._trim()
                         raise
                     self.figures["sent"] += len(batch)
+                    self._link("send", True)
                 attempt = 0
             except (RedisError, OSError) as exc:
+                self._link("send", False)
                 delay = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
                 attempt += 1
                 log.warning("redis bus: cannot publish to %s (%s); retrying in %.1f s", redact_url(self.url),
@@ -132,11 +154,15 @@ class RedisBus(InProcessBus):
     async def _receive_forever(self) -> None:
         attempt, lost = 0, False
         while True:
+            if not self._remote_topics():  # nothing here takes other nodes' messages (yet)
+                await self._listen_changed.wait()
+                continue
             client = self._connect()
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(*(PREFIX + t for t in CROSSING))
-                self.figures["connected"] = True
+                have: list[str] = []
+                await self._listen(pubsub, have)
+                self._link("receive", True)
                 if lost:
                     self.figures["reconnects"] += 1
                     log.warning("redis bus: connected again to %s; reloading the live view", redact_url(self.url))
@@ -144,11 +170,13 @@ class RedisBus(InProcessBus):
                         await callback()
                 attempt, lost = 0, False
                 while True:
-                    msg = await pubsub.get_message(timeout=5.0)
+                    if self._listen_changed.is_set():
+                        await self._listen(pubsub, have)
+                    msg = await pubsub.get_message(timeout=1.0)
                     if msg is not None and msg.get("type") == "message":
                         self._deliver(msg["data"])
             except (RedisError, OSError) as exc:
-                self.figures["connected"] = False
+                self._link("receive", False)
                 lost = True
                 delay = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
                 attempt += 1
@@ -160,6 +188,20 @@ class RedisBus(InProcessBus):
                     await pubsub.aclose()
                 with contextlib.suppress(Exception):
                     await client.aclose()
+
+    def _link(self, name: str, up: bool) -> None:
+        self._links[name] = up
+        self.figures["connected"] = all(self._links.values())
+
+    async def _listen(self, pubsub: Any, have: list[str]) -> None:
+        """Subscribe ``pubsub`` (which listens to ``have``) to every crossing topic a subscription here takes
+        from other nodes; a topic once listened to stays."""
+        self._listen_changed.clear()
+        new = [t for t in self._remote_topics() if t not in have]
+        if new:
+            await pubsub.subscribe(*(PREFIX + t for t in new))
+            have.extend(new)
+        self.figures["listening"] = list(have)
 
     def _deliver(self, data: bytes) -> None:
         try:

@@ -36,11 +36,17 @@ async def started(url: str, node: str) -> RedisBus:
     return bus
 
 
+async def listening(*buses: RedisBus) -> None:
+    for bus in buses:
+        await aeventually(lambda b=bus: TOPIC_STATUS in b.figures["listening"], 30, f"{bus.node} to listen")
+
+
 async def test_messages_cross_to_the_other_node_once(redis_server: PrivateRedis) -> None:
     a, b = await started(redis_server.url, "ingest-a"), await started(redis_server.url, "web-b")
     try:
-        sub_a, sub_b = a.subscribe(TOPIC_STATUS), b.subscribe(TOPIC_STATUS, TOPIC_COUNTS, remote=True)
+        sub_a, sub_b = a.subscribe(TOPIC_STATUS, remote=True), b.subscribe(TOPIC_STATUS, TOPIC_COUNTS, remote=True)
         local_b = b.subscribe(TOPIC_STATUS)  # a writer's subscription: this node's own messages only
+        await listening(a, b)
         a.publish(TOPIC_STATUS, change(1))
         a.publish(TOPIC_COUNTS, AreaCounts(1, {}))  # per-area counts are each node's own: they never cross
         assert sub_a.take() == [(TOPIC_STATUS, change(1))]  # locally at once
@@ -53,11 +59,38 @@ async def test_messages_cross_to_the_other_node_once(redis_server: PrivateRedis)
         await b.stop()
 
 
+async def test_a_node_without_a_view_listens_to_nothing(redis_server: PrivateRedis) -> None:
+    """An ingest node's subscribers (its writers) take only its own messages: Redis copies it none of the city's
+    traffic; once something on it asks for another node's topic, it listens to that topic."""
+    a, b = await started(redis_server.url, "ingest-a"), await started(redis_server.url, "web-b")
+    client = aioredis.Redis.from_url(redis_server.url)
+    try:
+        writer = a.subscribe(TOPIC_STATUS)
+        view = b.subscribe(TOPIC_STATUS, remote=True)
+        await listening(b)
+        a.publish(TOPIC_STATUS, change(1))
+        b.publish(TOPIC_STATUS, change(2))
+        await aeventually(lambda: b.figures["received"] == 1, 30, "b to receive a's change")
+        assert view.take() == [(TOPIC_STATUS, change(2)), (TOPIC_STATUS, change(1))]  # its own at once, then a's
+        assert writer.take() == [(TOPIC_STATUS, change(1))]
+        assert await client.pubsub_numsub(PREFIX + TOPIC_STATUS) == [((PREFIX + TOPIC_STATUS).encode(), 1)]
+        assert a.figures["listening"] == [] and a.figures["received"] == a.figures["own"] == 0
+        late = a.subscribe(TOPIC_STATUS, remote=True)  # a view started later
+        await listening(a)
+        b.publish(TOPIC_STATUS, change(3))
+        await aeventually(lambda: late.take() == [(TOPIC_STATUS, change(3))], 30, "a to receive b's change")
+    finally:
+        await client.aclose()
+        await a.stop()
+        await b.stop()
+
+
 async def test_garbage_on_the_channel_is_counted_and_ignored(redis_server: PrivateRedis) -> None:
     b = await started(redis_server.url, "web-b")
     client = aioredis.Redis.from_url(redis_server.url)
     try:
         sub = b.subscribe(TOPIC_STATUS, remote=True)
+        await listening(b)
         await client.publish(PREFIX + TOPIC_STATUS, b"\x80\x04 a pickle, say")
         await client.publish(PREFIX + TOPIC_STATUS, b'{"v": 1, "node": "x", "topic": "status", "m": {}}')
         await aeventually(lambda: b.figures["bad"] == 2, 30, "both refused")
@@ -77,6 +110,7 @@ async def test_a_redis_restart_is_survived_and_the_live_view_told_to_reload(redi
     b.on_reconnect.append(reload)
     try:
         sub_b = b.subscribe(TOPIC_STATUS, remote=True)
+        await listening(b)
         redis_server.stop()
         await aeventually(lambda: not b.figures["connected"], 30, "b to notice redis is gone")
         for i in range(3):
