@@ -9,8 +9,11 @@ history, two web nodes (`cctv serve`).
    history's days are tallied (once, after an upgrade or a restore: cctv/rollup/days.py), by one node at a time.
 4. p50 / p95 of ``/tech``, ``/tech.csv``, ``/api/rollup`` for the city (as the admin) and for one kecamatan (as
    its technician), ``--requests`` each, one at a time, alternating between the two web nodes (target < 500 ms).
+5. The live half (bench/city_live.py): ``--nodes`` synthetic ingest nodes publishing a city's news through
+   Redis and writing its rows to PostgreSQL, ``--clients`` WebSocket clients on the two web nodes: change →
+   browser p50 / p95 / p99 (target p99 < 1 s), CPU of each process, PostgreSQL rows/s, Redis commands/s.
 
-    .venv/bin/python -m bench.city [--cameras 30000] [--days 30] [--requests 20]
+    .venv/bin/python -m bench.city [--cameras 30000] [--days 30] [--requests 20] [--nodes 100] [--clients 200]
 
 Prints a table; the last line is one JSON object.
 """
@@ -29,6 +32,7 @@ from typing import Any
 
 import aiohttp
 
+from bench import city_live
 from bench.city_history import camera_paths, write_history
 from bench.citygen import JAKARTA, city_config
 from bench.web_report import pct
@@ -140,6 +144,9 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
                                          "max_ms": round(max(ts), 1), "bytes": sizes[p],
                                          "each_ms": [round(t) for t in ts]}
         result["pages"] = pages
+        if a.live:
+            result["live"] = city_live.run_live(a, tmp, cluster.store_url, cluster.redis.url, sites, webs,
+                                                ("admin", ADMIN_PASSWORD))
         for w in webs:
             assert w.proc is not None
             result[w.name]["rss_mb_after"] = round(rss_mb(w.proc.pid), 0)
@@ -163,6 +170,8 @@ def report(r: dict[str, Any]) -> None:
     for p, v in r["pages"].items():
         flag = "" if v["p95_ms"] < TARGET_MS else "  OVER"
         print(f"  {p:<40} {v['p50_ms']:>8} {v['p95_ms']:>8} {v['bytes']:>10,}{flag}")
+    if "live" in r:
+        city_live.report(r["live"])
     print(json.dumps(r))
 
 
@@ -171,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cameras", type=int, default=30_000)
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--requests", type=int, default=20, help="GETs of each page (default 20)")
+    city_live.add_arguments(ap)
     a = ap.parse_args(argv)
     report(run(a))
     return 0

@@ -306,7 +306,7 @@ def analyse(run: Run, accounts: list[dict[str, Any]]) -> dict[str, Any]:
     got: dict[tuple[int, str, str], list[float]] = defaultdict(list)
     if run.receipts.exists():
         for line in run.receipts.read_text().splitlines():
-            cid, cam, state, t = line.split("\t")
+            cid, cam, state, t, *_ = line.split("\t")
             if float(t) >= t_ready - 5:
                 got[(int(cid), cam, state)].append(float(t))
     lat: list[float] = []

@@ -1,13 +1,15 @@
 """The web benchmark's browsers: one asyncio process holding every WebSocket (``python -m bench.ws_clients PLAN``).
 
-PLAN (JSON, written by bench/web_city.py): ``{"base": URL, "out": FILE, "accounts": [{"username",
-"password", "clients": [{"id", "area", "watch": [PATH, ...]}]}]}``. Each account logs in once through the
-real login form (GET /login for the CSRF token, POST it); its clients share that session as tabs of one
-browser would. Each client opens ``/ws?area=AREA`` and, on ``hello``, sends ``watch`` as the tile wall does.
+PLAN (JSON, written by bench/web_city.py and bench/city.py): ``{"base": URL, "out": FILE, "accounts":
+[{"username", "password", "clients": [{"id", "area", "watch": [PATH, ...], "base": URL}]}]}`` (a client's
+``base``, when given, is the web node it connects to: sessions are shared between web nodes). Each account logs
+in once through the real login form (GET /login for the CSRF token, POST it) on ``base``; its clients share
+that session as tabs of one browser would. Each client opens ``/ws?area=AREA`` and, on ``hello``, sends
+``watch`` as the tile wall does.
 
 Stdout, JSON lines: ``{"event": "ready", ...}`` once every socket has its hello, and at the end (stdin
 closed) ``{"event": "done", ...}`` with counts by message type, sockets closed early and errors. Every
-``status`` message is one line ``client<TAB>camera<TAB>state<TAB>wall ms when received`` in FILE.
+``status`` message is one line ``client<TAB>camera<TAB>state<TAB>wall ms when received<TAB>since_ms`` in FILE.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class Clients:
         self.stopping = False
 
     async def client(self, session: aiohttp.ClientSession, c: dict[str, Any]) -> None:
-        base, cid = self.plan["base"], c["id"]
+        base, cid = c.get("base", self.plan["base"]), c["id"]
         try:
             async with session.ws_connect(f"{base}/ws?area={c['area']}", heartbeat=None) as ws:
                 async for msg in ws:
@@ -59,7 +61,7 @@ class Clients:
                     kind = m.get("type")
                     self.types[kind] += 1
                     if kind == "status":
-                        self.out.write(f"{cid}\t{m['camera']}\t{m['state']}\t{now:.1f}\n")
+                        self.out.write(f"{cid}\t{m['camera']}\t{m['state']}\t{now:.1f}\t{m.get('since_ms')}\n")
                     elif kind == "hello":
                         await ws.send_json({"type": "watch", "cameras": c["watch"]})
                         self.hello += 1
