@@ -10,7 +10,8 @@ to none, so Redis does not copy the whole city's traffic to each of a hundred in
 
 Redis pub/sub is at most once, and that is all it is trusted with: every row (intervals, events, segments) goes
 from the owning node to the store directly. Publishing never waits: messages for Redis queue in a bounded
-outbox (drop-oldest, counted). When the connection is lost the bridge reconnects with backoff, and once it is
+outbox (drop-oldest, counted) and leave in envelopes of many (cctv/status/wire.py): a state change or motion
+goes at once, with whatever else is queued; snapshot news and stats wait up to ``LINGER_S`` for company. When the connection is lost the bridge reconnects with backoff, and once it is
 back it calls the ``on_reconnect`` callbacks (the live model reloads from the store), so no tile stays wrong
 after a Redis restart. Figures on ``/healthz`` (``redis``).
 """
@@ -29,7 +30,8 @@ from redis.exceptions import RedisError
 
 from cctv.redact import redact_url
 from cctv.status.bus import Accept, InProcessBus, Subscription
-from cctv.status.wire import CROSSING, WireError, decode, encode
+from cctv.status.messages import TOPIC_SNAPSHOT, TOPIC_STATS
+from cctv.status.wire import BATCH_MAX, CROSSING, WireError, check, decode, encode
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,9 @@ PREFIX = "cctv:"  # channel = PREFIX + topic
 OUTBOX = 50_000
 BACKOFF_S = (0.5, 1.0, 2.0, 5.0)
 PING_S = 5.0
+SEND_MAX = 2000  # messages per pipeline
+LAZY = frozenset({TOPIC_SNAPSHOT, TOPIC_STATS})  # may wait LINGER_S for company; state changes and motion never wait
+LINGER_S = 0.25
 
 
 class RedisBus(InProcessBus):
@@ -44,14 +49,16 @@ class RedisBus(InProcessBus):
         super().__init__()
         self.url = url
         self.node = node
-        self._outbox: deque[tuple[str, bytes]] = deque()  # (channel, envelope)
+        self._outbox: deque[tuple[str, Any]] = deque()  # (topic, message), encoded when sent
+        self._linger: asyncio.TimerHandle | None = None
         self._outbox_max = outbox
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._client: aioredis.Redis | None = None
         self.on_reconnect: list[Callable[[], Awaitable[None]]] = []
         self.figures: dict[str, Any] = {"sent": 0, "received": 0, "outbox_dropped": 0, "bad": 0, "own": 0,
-                                        "reconnects": 0, "connected": False, "withheld": 0, "listening": []}
+                                        "reconnects": 0, "connected": False, "withheld": 0, "listening": [],
+                                        "envelopes_sent": 0, "envelopes_received": 0}
         self._listen_changed = asyncio.Event()  # a subscription asked for another node's topic
         self._links: dict[str, bool] = {"send": False}  # and "receive" once it listens: connected = all up
         # an ingest node's: True for a camera's message the other nodes must not see (its lease may be gone)
@@ -67,13 +74,16 @@ class RedisBus(InProcessBus):
                 self.figures["withheld"] += 1  # e.g. a node that woke from a pause: its leases may be taken
                 return
             try:
-                data = encode(self.node, topic, message)
+                check(topic, message)
             except WireError:
                 log.exception("redis bus: cannot send a %s on %s", type(message).__name__, topic)
                 return
-            self._outbox.append((PREFIX + topic, data))
+            self._outbox.append((topic, message))
             self._trim()
-            self._wake.set()
+            if topic not in LAZY:
+                self._wake.set()
+            elif self._linger is None:  # news that may wait a moment rides with others in one envelope
+                self._linger = asyncio.get_running_loop().call_later(LINGER_S, self._wake.set)
 
     def _trim(self) -> None:
         """The outbox's bound: the oldest go first, counted."""
@@ -122,6 +132,9 @@ class RedisBus(InProcessBus):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), PING_S if self._links["send"] else 0.01)
             self._wake.clear()
+            if self._linger is not None:
+                self._linger.cancel()
+                self._linger = None
             try:
                 if self._client is None:
                     self._client = self._connect()
@@ -129,9 +142,10 @@ class RedisBus(InProcessBus):
                     await self._client.ping()
                     self._link("send", True)
                 while self._outbox:
-                    batch = [self._outbox.popleft() for _ in range(min(len(self._outbox), 500))]
+                    batch = [self._outbox.popleft() for _ in range(min(len(self._outbox), SEND_MAX))]
+                    envelopes = self._envelopes(batch)
                     pipe = self._client.pipeline(transaction=False)
-                    for channel, data in batch:
+                    for channel, data in envelopes:
                         pipe.publish(channel, data)
                     try:
                         await pipe.execute()
@@ -140,6 +154,7 @@ class RedisBus(InProcessBus):
                         self._trim()
                         raise
                     self.figures["sent"] += len(batch)
+                    self.figures["envelopes_sent"] += len(envelopes)
                     self._link("send", True)
                 attempt = 0
             except (RedisError, OSError) as exc:
@@ -150,6 +165,14 @@ class RedisBus(InProcessBus):
                             type(exc).__name__, delay)
                 await asyncio.sleep(delay)
                 self._wake.set()
+
+    def _envelopes(self, batch: list[tuple[str, Any]]) -> list[tuple[str, bytes]]:
+        """(channel, envelope) for ``batch``: its messages grouped by topic, each topic's in order."""
+        by_topic: dict[str, list[Any]] = {}
+        for topic, message in batch:
+            by_topic.setdefault(topic, []).append(message)
+        return [(PREFIX + topic, encode(self.node, topic, *ms[i : i + BATCH_MAX]))
+                for topic, ms in by_topic.items() for i in range(0, len(ms), BATCH_MAX)]
 
     async def _receive_forever(self) -> None:
         attempt, lost = 0, False
@@ -205,15 +228,17 @@ class RedisBus(InProcessBus):
 
     def _deliver(self, data: bytes) -> None:
         try:
-            node, topic, message = decode(data)
+            node, topic, messages = decode(data)
         except WireError as exc:
             self.figures["bad"] += 1
             if self.figures["bad"] <= 10 or self.figures["bad"] % 1000 == 0:
                 log.warning("redis bus: refused a message (%s); %d so far", exc, self.figures["bad"])
             return
         if node == self.node:
-            self.figures["own"] += 1
+            self.figures["own"] += len(messages)
             return
-        self.figures["received"] += 1
-        self.deliver_remote(topic, message)
+        self.figures["received"] += len(messages)
+        self.figures["envelopes_received"] += 1
+        for message in messages:
+            self.deliver_remote(topic, message)
 

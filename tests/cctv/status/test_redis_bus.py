@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from cctv.status.messages import TOPIC_COUNTS, TOPIC_STATUS, AreaCounts, State, StatusChange
+from cctv.status.messages import (
+    TOPIC_COUNTS,
+    TOPIC_SNAPSHOT,
+    TOPIC_STATUS,
+    AreaCounts,
+    SnapshotReady,
+    State,
+    StatusChange,
+)
 from cctv.status.redis_bus import PREFIX, RedisBus
 from tests.helpers.eventually import aeventually
 from tests.helpers.redis_server import PrivateRedis
@@ -81,6 +89,26 @@ async def test_a_node_without_a_view_listens_to_nothing(redis_server: PrivateRed
         await aeventually(lambda: late.take() == [(TOPIC_STATUS, change(3))], 30, "a to receive b's change")
     finally:
         await client.aclose()
+        await a.stop()
+        await b.stop()
+
+
+async def test_news_published_together_travels_in_few_envelopes(redis_server: PrivateRedis) -> None:
+    """A city's snapshot news (one message per camera every few seconds) is not one Redis command and one parse
+    per message: what a node queued together leaves in envelopes of up to 500, in order."""
+    a, b = await started(redis_server.url, "ingest-a"), await started(redis_server.url, "web-b")
+    try:
+        view = b.subscribe(TOPIC_SNAPSHOT, TOPIC_STATUS, remote=True, maxlen=5000)
+        await aeventually(lambda: TOPIC_SNAPSHOT in b.figures["listening"], 30, "b to listen")
+        news = [SnapshotReady(f"{CAM}-{i}", 1_000 + i) for i in range(1200)]
+        for n in news:
+            a.publish(TOPIC_SNAPSHOT, n)
+        a.publish(TOPIC_STATUS, change(1))  # goes at once, and the news queued before it with it
+        await aeventually(lambda: b.figures["received"] == 1201, 30, "b to receive them all")
+        got = view.take()
+        assert [m for t, m in got if t == TOPIC_SNAPSHOT] == news and (TOPIC_STATUS, change(1)) in got
+        assert a.figures["envelopes_sent"] == b.figures["envelopes_received"] == 4  # 500 + 500 + 200, and 1
+    finally:
         await a.stop()
         await b.stop()
 

@@ -1,5 +1,5 @@
-"""What crosses nodes on the Redis bus, as JSON: every message type round-trips; anything else is refused with a
-reason, never executed or half-read (cctv/status/wire.py)."""
+"""What crosses nodes on the Redis bus, as JSON: every message type round-trips, alone or many to an envelope;
+anything else is refused whole with a reason, never executed or half-read (cctv/status/wire.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from cctv.status.messages import (
     StatusChange,
     StreamStats,
 )
-from cctv.status.wire import WireError, decode, encode
+from cctv.status.wire import BATCH_MAX, WireError, decode, encode
 
 CAM = "kota-baru/paal-lima/rt-07/cam-1"
 STATS = StreamStats(CAM, 5, 10.0, 250_000.0, 2.0, 4, 1, 100, 10, 5, 0, 640, 360, "h264", "keyframes")
@@ -37,16 +37,36 @@ STATS = StreamStats(CAM, 5, 10.0, 250_000.0, 2.0, 4, 1, 100, 10, 5, 0, 640, 360,
 ])
 def test_every_crossing_message_round_trips(topic: str, message: object) -> None:
     node, got_topic, got = decode(encode("ingest-1", topic, message))
-    assert (node, got_topic, got) == ("ingest-1", topic, message)
-    if isinstance(got, StatusChange):
-        assert isinstance(got.state, State)
+    assert (node, got_topic, got) == ("ingest-1", topic, [message])
+    if isinstance(message, StatusChange):
+        assert isinstance(got[0].state, State)
+
+
+def test_many_messages_travel_in_one_envelope_in_order() -> None:
+    news = [SnapshotReady(f"{CAM}-{i}", 4_000 + i) for i in range(BATCH_MAX)]
+    assert decode(encode("ingest-1", TOPIC_SNAPSHOT, *news)) == ("ingest-1", TOPIC_SNAPSHOT, news)
+    with pytest.raises(WireError, match="1 to 500"):
+        encode("ingest-1", TOPIC_SNAPSHOT, *news, news[0])
+    with pytest.raises(WireError, match="1 to 500"):
+        encode("ingest-1", TOPIC_SNAPSHOT)
+
+
+def test_an_envelope_of_one_message_as_earlier_nodes_sent_it_is_read() -> None:
+    old = env(topic="motion", m={"camera": CAM, "motion": True, "score": 4.5, "t_ms": 3_000})
+    assert decode(old) == ("n", TOPIC_MOTION, [MotionChange(CAM, True, 4.5, 3_000)])
+
+
+def test_one_bad_message_refuses_the_whole_envelope() -> None:
+    good = {"camera": CAM, "t_ms": 1}
+    with pytest.raises(WireError, match="snapshot message 2 of 3: .*without a camera"):
+        decode(env(topic="snapshot", ms=[good, {"camera": "", "t_ms": 2}, good]))
 
 
 def test_what_does_not_cross_is_refused_at_the_sender() -> None:
     with pytest.raises(WireError, match="does not cross"):
         encode("n", TOPIC_COUNTS, AreaCounts(1, {}))
     with pytest.raises(WireError, match="does not cross"):
-        encode("n", TOPIC_STATUS, MotionChange(CAM, True, 1.0, 1))
+        encode("n", TOPIC_STATUS, StatusChange(CAM, State.ONLINE, "", 1, None), MotionChange(CAM, True, 1.0, 1))
 
 
 def env(**m: object) -> bytes:
@@ -67,6 +87,9 @@ def env(**m: object) -> bytes:
     (env(topic="snapshot", m={"camera": "", "t_ms": 1}), "without a camera"),
     (env(topic="stats", m={"t_ms": 1, "items": "x"}), "items must be a list"),
     (json.dumps({"v": 1, "topic": "snapshot", "m": {"camera": CAM, "t_ms": 1}}).encode(), "without node"),
+    (env(topic="snapshot", ms=[]), "without node, known topic or messages"),
+    (env(topic="snapshot", ms={"camera": CAM, "t_ms": 1}), "without node, known topic or messages"),
+    (env(topic="snapshot", ms=[{"camera": CAM, "t_ms": 1}] * 501), "without node, known topic or messages"),
 ])
 def test_anything_else_is_refused_with_a_reason(data: bytes, why: str) -> None:
     with pytest.raises(WireError, match=why):
