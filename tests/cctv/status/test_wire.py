@@ -57,9 +57,13 @@ def test_an_envelope_of_one_message_as_earlier_nodes_sent_it_is_read() -> None:
 
 
 def test_one_bad_message_refuses_the_whole_envelope() -> None:
-    good = {"camera": CAM, "t_ms": 1}
     with pytest.raises(WireError, match="snapshot message 2 of 3: .*without a camera"):
-        decode(env(topic="snapshot", ms=[good, {"camera": "", "t_ms": 2}, good]))
+        decode(env(topic="snapshot", f=["camera", "t_ms"], ms=[[CAM, 1], ["", 2], [CAM, 3]]))
+
+
+def test_rows_are_read_by_their_header_not_by_position() -> None:
+    got = decode(env(topic="snapshot", f=["t_ms", "camera"], ms=[[4_000, CAM]]))
+    assert got == ("n", TOPIC_SNAPSHOT, [SnapshotReady(CAM, 4_000)])
 
 
 def test_what_does_not_cross_is_refused_at_the_sender() -> None:
@@ -87,9 +91,13 @@ def env(**m: object) -> bytes:
     (env(topic="snapshot", m={"camera": "", "t_ms": 1}), "without a camera"),
     (env(topic="stats", m={"t_ms": 1, "items": "x"}), "items must be a list"),
     (json.dumps({"v": 1, "topic": "snapshot", "m": {"camera": CAM, "t_ms": 1}}).encode(), "without node"),
-    (env(topic="snapshot", ms=[]), "without node, known topic or messages"),
-    (env(topic="snapshot", ms={"camera": CAM, "t_ms": 1}), "without node, known topic or messages"),
-    (env(topic="snapshot", ms=[{"camera": CAM, "t_ms": 1}] * 501), "without node, known topic or messages"),
+    (env(topic="snapshot", f=["camera", "t_ms"], ms=[]), "without node, known topic or messages"),
+    (env(topic="snapshot", f=["camera", "t_ms"], ms={"camera": CAM}), "messages must be a list"),
+    (env(topic="snapshot", f=["camera", "t_ms"], ms=[[CAM, 1]] * 501), "without node, known topic or messages"),
+    (env(topic="snapshot", f="camera", ms=[[CAM, 1]]), "header 'f' must be a list"),
+    (env(topic="snapshot", f=["camera", "t_ms"], ms=[[CAM]]), "a row must be a list of 2 values"),
+    (env(topic="snapshot", f=["camera", "t_ms", "evil"], ms=[[CAM, 1, 1]]), "unknown fields"),
+    (env(topic="stats", f=["t_ms", "items"], ms=[[1, []]]), "header 'if' must be a list"),
 ])
 def test_anything_else_is_refused_with_a_reason(data: bytes, why: str) -> None:
     with pytest.raises(WireError, match=why):
