@@ -2,7 +2,7 @@
 
 ``python -m bench.city_ingest PLAN``. PLAN (JSON, written by bench/city.py): ``{"store_url", "bus_url",
 "nodes": [{"name", "cameras": [PATH, ...]}], "changes_per_s", "motion_per_s", "snapshot_every_s",
-"stats_every_s", "renew_every_s", "lease_ttl_s", "seed", "out": FILE}``.
+"stats_every_s", "segment_every_s", "renew_every_s", "lease_ttl_s", "seed", "out": FILE}``.
 
 Each node is what ``cctv ingest`` puts between its cameras and the other nodes, without the cameras: its own
 :class:`~cctv.status.redis_bus.RedisBus` (its name on every message), a :class:`~cctv.store.writer.StoreWriter`
@@ -11,8 +11,9 @@ LeaseStore`), one node-lease renewal and one heartbeat in Redis (:class:`~cctv.s
 ``renew_every_s``. One store (engine, writer thread) serves every node of the process: PostgreSQL sees the rows
 a city writes, not its hundred connections. On top, what cameras do, at city-wide rates: first verdicts for
 every camera at start, then ``changes_per_s`` state changes (online ↔ offline or degraded), ``motion_per_s``
-motion starts and ends, a snapshot's news per online camera every ``snapshot_every_s`` and one stats batch per
-node every ``stats_every_s`` — the messages ``cctv ingest`` publishes, in their real shapes.
+motion starts and ends, a snapshot's news per online camera every ``snapshot_every_s``, one stats batch per
+node every ``stats_every_s`` and a recorded segment's row per camera every ``segment_every_s`` (written, not
+recorded: no file) — the messages ``cctv ingest`` publishes and the rows it writes, in their real shapes.
 
 Stdin, lines: ``go`` starts the changes (the first verdicts are written before ``ready``); end of input stops.
 Stdout, JSON lines: ``{"event": "ready", ...}``, then ``{"event": "done", ...}`` with the counts, the writers'
@@ -35,6 +36,7 @@ import redis.asyncio as aioredis
 
 from cctv.status.messages import (
     TOPIC_MOTION,
+    TOPIC_SEGMENT,
     TOPIC_SNAPSHOT,
     TOPIC_STATS,
     TOPIC_STATUS,
@@ -50,6 +52,7 @@ from cctv.status.nodes import NodeBeat, NodeRegistry
 from cctv.status.redis_bus import RedisBus
 from cctv.store import Store
 from cctv.store.leases import Fence, LeaseStore
+from cctv.store.segments import NewSegment
 from cctv.store.writer import StoreWriter
 
 TICK_S = 0.05
@@ -119,7 +122,8 @@ class City:
         self.cameras = list(self.owner)
         self.state: dict[str, tuple[State, str]] = {}
         self.motion: dict[str, bool] = {}
-        self.counts = {"changes": 0, "motion": 0, "snapshots": 0, "stats_batches": 0, "stats_items": 0}
+        self.counts = {"changes": 0, "motion": 0, "snapshots": 0, "stats_batches": 0, "stats_items": 0,
+                       "segments": 0}
         self.behind: list[float] = []
 
     def change(self, camera: str, state: State, reason: str, t: int) -> None:
@@ -153,6 +157,8 @@ class City:
         owed = {k: 0.0 for k in per_tick}
         snap_slice = len(self.cameras) * TICK_S / p["snapshot_every_s"]
         snap_owed, snap_at = 0.0, 0
+        seg_slice = len(self.cameras) * TICK_S / p["segment_every_s"]
+        seg_owed, seg_at = 0.0, 0
         stats_every_ticks = max(1, round(p["stats_every_s"] / TICK_S))
         tick, t0 = 0, time.monotonic()
         while not stop.is_set():
@@ -183,6 +189,16 @@ class City:
                 if self.state[cam][0] != State.OFFLINE:
                     self.owner[cam].bus.publish(TOPIC_SNAPSHOT, SnapshotReady(cam, t))
                     self.counts["snapshots"] += 1
+            seg_owed += seg_slice
+            while seg_owed >= 1:
+                seg_owed -= 1
+                cam = self.cameras[seg_at]
+                seg_at = (seg_at + 1) % len(self.cameras)
+                node = self.owner[cam]
+                start = t - int(p["segment_every_s"] * 1000)
+                node.bus.publish(TOPIC_SEGMENT, NewSegment(cam, start, t, f"{cam}/{start}.mp4", 3_840_000,
+                                                           "0" * 64, 750, node.name))
+                self.counts["segments"] += 1
             for i in range(tick % stats_every_ticks, len(self.nodes), stats_every_ticks):
                 node = self.nodes[i]
                 items = tuple(self._stats(c, t) for c in node.held if self.state[c][0] != State.OFFLINE)

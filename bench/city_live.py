@@ -54,6 +54,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     g.add_argument("--motion-per-s", type=float, default=60, help="motion starts and ends a second, city-wide")
     g.add_argument("--snapshot-every-s", type=float, default=2.0, help="snapshot news per online camera")
     g.add_argument("--stats-every-s", type=float, default=5.0, help="a stats batch per node")
+    g.add_argument("--segment-s", type=float, default=60.0, help="a segment row per camera")
 
 
 def _child(module: str, plan: Path) -> subprocess.Popen[bytes]:
@@ -123,7 +124,7 @@ def run_live(a: argparse.Namespace, tmp: Path, store_url: str, bus_url: str, sit
     nodes = [{"name": f"ingest-{i + 1:03d}", "cameras": cams[i :: a.nodes]} for i in range(a.nodes)]
     plan = {"store_url": store_url, "bus_url": bus_url, "nodes": nodes, "seed": 1, "out": str(tmp / "changes.tsv"),
             "changes_per_s": a.changes_per_s, "motion_per_s": a.motion_per_s,
-            "snapshot_every_s": a.snapshot_every_s, "stats_every_s": a.stats_every_s,
+            "snapshot_every_s": a.snapshot_every_s, "stats_every_s": a.stats_every_s, "segment_every_s": a.segment_s,
             "renew_every_s": 2.0, "lease_ttl_s": 10.0}
     (tmp / "ingest.json").write_text(json.dumps(plan))
     fig: dict[str, Any] = {"nodes": a.nodes, "sockets": a.clients}
@@ -242,6 +243,7 @@ def report(f: dict[str, Any]) -> None:
     print(f"  pages during the window: {f['pages_under_load']}")
     ing = f["ingest"]
     print(f"  ingest nodes: {ing.get('changes')} changes, {ing.get('snapshots')} snapshot news, "
+          f"{ing.get('segments')} segment rows, "
           f"{ing.get('stats_items')} stats items, written {ing.get('written')}, store errors "
           f"{ing.get('store_errors')}, outbox dropped {ing.get('outbox_dropped')}, generator behind p99 "
           f"{ing.get('behind_ms_p99')} ms (max {ing.get('behind_ms_max')})")
