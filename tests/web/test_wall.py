@@ -20,8 +20,10 @@ from cctv.status.attention import Rank, attention_order, is_night, rank
 from cctv.status.messages import TOPIC_MOTION, TOPIC_SNAPSHOT, MotionChange, SnapshotReady, State
 from cctv.status.snapshots import SnapshotStore, StoredSnapshot, fit_width, jpeg_size, sized_etag
 from cctv.store import Interval
+from tests.helpers.eventually import aeventually
 from tests.helpers.scene import CAM1, CAM2, CAM3, CAM4, CAM5, T0, set_status
 from tests.helpers.sockets import receive
+from web.keys import SOCKET_HUB
 from web.views import pages, ws
 from web.views.wall import page_slice
 
@@ -299,6 +301,25 @@ async def test_watch_batches_snapshots_of_watched_cameras_only(
         scene.bus.publish(TOPIC_SNAPSHOT, SnapshotReady(CAM4, T0 + 20))
         scene.bus.publish(TOPIC_SNAPSHOT, SnapshotReady(CAM1, T0 + 21))
         assert await receive(sock) == {"type": "snapshots", "cameras": {CAM1: T0 + 21}}
+
+
+async def test_a_new_watch_list_replaces_the_old_and_a_closed_socket_watches_nothing(
+    web_client: Any, scene: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Snapshot news goes to the sockets watching the camera (an index by camera, not a walk of every socket)."""
+    monkeypatch.setattr(ws, "SNAPSHOT_EVERY_S", 0.05)
+    hub = web_client.app[SOCKET_HUB]
+    async with web_client.ws_connect("/ws?area=kota-baru") as sock:
+        await receive(sock)
+        await sock.send_json({"type": "watch", "cameras": [CAM1, CAM2]})
+        await sock.send_json({"type": "watch", "cameras": [CAM3]})  # the page turned
+        await sock.send_json({"type": "hello?"})
+        assert (await receive(sock))["type"] == "error"  # in order: both watch lists are set
+        assert set(hub._watching) == {CAM3}
+        scene.bus.publish(TOPIC_SNAPSHOT, SnapshotReady(CAM1, T0 + 1))
+        scene.bus.publish(TOPIC_SNAPSHOT, SnapshotReady(CAM3, T0 + 2))
+        assert await receive(sock) == {"type": "snapshots", "cameras": {CAM3: T0 + 2}}
+    await aeventually(lambda: not hub._watching and not hub._unsaid, 10, "the closed socket to leave the index")
 
 
 async def test_without_a_watch_list_snapshots_come_one_by_one(web_client: Any, scene: Services) -> None:

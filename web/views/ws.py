@@ -122,8 +122,7 @@ def client_message(feed: SocketFeed, text: str) -> str | None:
     cams = m.get("cameras")
     if not isinstance(cams, list) or not all(isinstance(c, str) for c in cams) or len(cams) > MAX_WATCH:
         return gettext(feed.lang, "watch.cameras must be a list of camera paths (at most %(n)s).", n=MAX_WATCH)
-    feed.watch = frozenset(c for c in cams if feed.visible(c))
-    feed.pending = {c: t for c, t in feed.pending.items() if c in feed.watch}
+    feed.set_watch(frozenset(c for c in cams if feed.visible(c)))
     return None
 
 
