@@ -61,6 +61,21 @@ def test_one_bad_message_refuses_the_whole_envelope() -> None:
         decode(env(topic="snapshot", f=["camera", "t_ms"], ms=[[CAM, 1], ["", 2], [CAM, 3]]))
 
 
+STATUS_FIELDS = ["camera", "state", "reason", "since_ms", "previous", "previous_reason"]
+
+
+@pytest.mark.parametrize(("row", "why"), [
+    ([CAM, "exploded", "", 1, None, ""], "status message 2 of 2: .*exploded"),
+    ([CAM, "online", "", "1", None, ""], "status message 2 of 2: since_ms must be an integer"),
+    (["", "online", "", 1, None, ""], "status message 2 of 2: StatusChange without a camera"),
+    ([CAM, "online", "", 1, None], "status message 2 of 2: a row must be a list of 6 values"),
+])
+def test_rows_under_this_versions_header_are_checked_too(row: list[object], why: str) -> None:
+    good = [CAM, "online", "", 1, None, ""]
+    with pytest.raises(WireError, match=why):
+        decode(env(topic="status", f=STATUS_FIELDS, ms=[good, row]))
+
+
 def test_rows_are_read_by_their_header_not_by_position() -> None:
     got = decode(env(topic="snapshot", f=["t_ms", "camera"], ms=[[4_000, CAM]]))
     assert got == ("n", TOPIC_SNAPSHOT, [SnapshotReady(CAM, 4_000)])
