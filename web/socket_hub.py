@@ -34,6 +34,7 @@ from cctv.status.messages import (
     TOPIC_STATUS,
     AreaCounts,
     MotionChange,
+    SnapshotNews,
     SnapshotReady,
     StatusChange,
 )
@@ -182,6 +183,11 @@ class SocketHub:
         self.routed += 1
         if topic == TOPIC_COUNTS and isinstance(m, AreaCounts):
             self._route_counts(m)
+            return
+        if isinstance(m, SnapshotNews):
+            for item in m.items:
+                if self.svc.sites.has_camera(item.camera):
+                    self._route_snapshot(item.camera, item.t_ms)
             return
         camera = getattr(m, "camera", None)
         if not isinstance(camera, str) or not self.svc.sites.has_camera(camera):

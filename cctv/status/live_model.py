@@ -30,6 +30,7 @@ from cctv.status.messages import (
     CameraStats,
     MotionChange,
     Reason,
+    SnapshotNews,
     SnapshotReady,
     State,
     StatsBatch,
@@ -164,6 +165,9 @@ class LiveModel:
                 self.apply_motion(message)
             elif isinstance(message, SnapshotReady):
                 self.apply_snapshot(message.camera, message.t_ms)
+            elif isinstance(message, SnapshotNews):
+                for item in message.items:
+                    self.apply_snapshot(item.camera, item.t_ms)
             elif isinstance(message, StatsBatch):
                 for item in message.items:
                     self.apply_camera_stats(item)

@@ -147,6 +147,15 @@ class SnapshotReady:
     t_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class SnapshotNews:
+    """Many cameras' ``SnapshotReady`` at once, as another node sent them in one envelope (cctv/status/
+    redis_bus.py): a city's web node hears of ~15,000 snapshots a second, and handing each of its views one
+    message per envelope instead of one per snapshot is most of what it costs."""
+
+    items: tuple[SnapshotReady, ...]
+
+
 @pickled_as_tuple
 @dataclass(frozen=True, slots=True)
 class MotionChange:
@@ -192,7 +201,8 @@ class AreaCounts:
 TOPIC_STATUS = "status"  # StatusChange: store writer, alert writer, live model, roll-up history, sockets
 TOPIC_MOTION = "motion"  # MotionChange: store writer (motion events), live model, sockets
 TOPIC_SEGMENT = "segment"  # NewSegment (a recorded file to index): store writer
-TOPIC_SNAPSHOT = "snapshot"  # SnapshotReady: live model, sockets (the JPEG stays in the SnapshotStore)
+TOPIC_SNAPSHOT = "snapshot"  # SnapshotReady (SnapshotNews from other nodes): live model, sockets (the JPEG stays in
+# the SnapshotStore)
 TOPIC_STATS = "stats"  # StatsBatch, once per stats_every_s per monitor: live model (camera page, /api/cameras)
 TOPIC_COUNTS = "counts"  # AreaCounts, at most once a second: sockets (this process's aggregates, never shared)
 TOPIC_LEASE = "lease"  # LeaseRelease (cctv/store/leases.py), an ingest node's lease keeper: its store writer, in

@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 
 from cctv.redact import redact_url
 from cctv.status.bus import Accept, InProcessBus, Subscription
-from cctv.status.messages import TOPIC_SNAPSHOT, TOPIC_STATS
+from cctv.status.messages import TOPIC_SNAPSHOT, TOPIC_STATS, SnapshotNews
 from cctv.status.wire import BATCH_MAX, CROSSING, WireError, check, decode, encode
 
 log = logging.getLogger(__name__)
@@ -239,6 +239,9 @@ class RedisBus(InProcessBus):
             return
         self.figures["received"] += len(messages)
         self.figures["envelopes_received"] += 1
+        if topic == TOPIC_SNAPSHOT:  # the views take a whole envelope of snapshot news as one message
+            self.deliver_remote(topic, SnapshotNews(tuple(messages)))
+            return
         for message in messages:
             self.deliver_remote(topic, message)
 

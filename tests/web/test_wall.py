@@ -17,7 +17,14 @@ import pytest
 
 from cctv.app.services import Services
 from cctv.status.attention import Rank, attention_order, is_night, rank
-from cctv.status.messages import TOPIC_MOTION, TOPIC_SNAPSHOT, MotionChange, SnapshotReady, State
+from cctv.status.messages import (
+    TOPIC_MOTION,
+    TOPIC_SNAPSHOT,
+    MotionChange,
+    SnapshotNews,
+    SnapshotReady,
+    State,
+)
 from cctv.status.snapshots import SnapshotStore, StoredSnapshot, fit_width, jpeg_size, sized_etag
 from cctv.store import Interval
 from tests.helpers.eventually import aeventually
@@ -319,6 +326,12 @@ async def test_a_new_watch_list_replaces_the_old_and_a_closed_socket_watches_not
         scene.bus.publish(TOPIC_SNAPSHOT, SnapshotReady(CAM1, T0 + 1))
         scene.bus.publish(TOPIC_SNAPSHOT, SnapshotReady(CAM3, T0 + 2))
         assert await receive(sock) == {"type": "snapshots", "cameras": {CAM3: T0 + 2}}
+        # another node's envelope of news reaches the views as one message
+        scene.bus.deliver_remote(TOPIC_SNAPSHOT, SnapshotNews((SnapshotReady(CAM1, T0 + 3),
+                                                               SnapshotReady(CAM3, T0 + 4))))
+        assert await receive(sock) == {"type": "snapshots", "cameras": {CAM3: T0 + 4}}
+        scene.live.sync()
+        assert scene.live.get(CAM1).snapshot_ms == T0 + 3
     await aeventually(lambda: not hub._watching and not hub._unsaid, 10, "the closed socket to leave the index")
 
 

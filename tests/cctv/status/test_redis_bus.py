@@ -15,6 +15,7 @@ from cctv.status.messages import (
     TOPIC_SNAPSHOT,
     TOPIC_STATUS,
     AreaCounts,
+    SnapshotNews,
     SnapshotReady,
     State,
     StatusChange,
@@ -106,7 +107,9 @@ async def test_news_published_together_travels_in_few_envelopes(redis_server: Pr
         a.publish(TOPIC_STATUS, change(1))  # goes at once, and the news queued before it with it
         await aeventually(lambda: b.figures["received"] == 1201, 30, "b to receive them all")
         got = view.take()
-        assert [m for t, m in got if t == TOPIC_SNAPSHOT] == news and (TOPIC_STATUS, change(1)) in got
+        batches = [m for t, m in got if t == TOPIC_SNAPSHOT]  # one message per envelope for the views
+        assert all(isinstance(b, SnapshotNews) for b in batches) and len(batches) == 3
+        assert [n for b in batches for n in b.items] == news and (TOPIC_STATUS, change(1)) in got
         assert a.figures["envelopes_sent"] == b.figures["envelopes_received"] == 4  # 500 + 500 + 200, and 1
     finally:
         await a.stop()
