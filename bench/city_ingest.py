@@ -243,8 +243,7 @@ async def amain(plan: dict[str, Any], out: TextIO) -> None:
     stop.set()
     go.set()
     await runner
-    for node in city.nodes:
-        await node.stop()
+    await asyncio.gather(*(node.stop() for node in city.nodes))
     out.flush()
     emit({"event": "done", **city.figures()})
     await city.redis.aclose()

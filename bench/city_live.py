@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import os
+import select
 import subprocess
 import sys
 import time
@@ -62,8 +63,11 @@ def _child(module: str, plan: Path) -> subprocess.Popen[bytes]:
                             stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
-def _read_event(proc: subprocess.Popen[bytes], what: str) -> dict[str, Any]:
+def _read_event(proc: subprocess.Popen[bytes], what: str, timeout_s: float = 300) -> dict[str, Any]:
     assert proc.stdout is not None
+    if not select.select([proc.stdout], [], [], timeout_s)[0]:
+        proc.kill()
+        raise SystemExit(f"{what} said nothing for {timeout_s:g} s (killed)")
     line = proc.stdout.readline()
     try:
         return json.loads(line)

@@ -116,11 +116,15 @@ class FigureCache:
     def worst(self, cameras: Iterable[str], window: str, now_ms: int, n: int) -> list[str]:
         """The ``n`` cameras with the least availability over ``window``, then usability, then most outages
         (ties by path), as :func:`cctv.rollup.tally.worst` orders them; cameras with nothing known left out."""
+        return [c for _k, c in heapq.nsmallest(n, self.ranked(cameras, window, now_ms))]
+
+    def ranked(self, cameras: Iterable[str], window: str, now_ms: int) -> list[tuple[tuple[float, float, int], str]]:
+        """(rank, camera) of each of ``cameras`` with something known (:meth:`rank`)."""
         keyed = []
         for c in cameras:
             if c in self._up and (k := self.rank(c, window, now_ms)) is not None:
                 keyed.append((k, c))
-        return [c for _k, c in heapq.nsmallest(n, keyed)]
+        return keyed
 
     def area(self, area: str, now_ms: int) -> dict[str, Tally]:
         """The sum of the area's cameras' figures at ``now_ms`` (every camera brought up to date first: those

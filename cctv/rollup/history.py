@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ MEMO_MAX = 256
 QUEUE = 100_000  # status changes are few (a few per camera per hour): a drop means a reload
 TALLY_EVERY_S = 600.0  # how often the model looks for closed days to tally
 BACKFILL = 7  # days tallied before the figures are loaded again
+RANK_SLICE = 2000  # cameras ranked between two turns of the event loop (a city page: 30,000)
 WAITING_S = 15.0  # while another node tallies
 WARM_SLICE = 500  # cameras whose figures are computed between two turns of the event loop after a load
 
@@ -184,6 +186,15 @@ class RollupModel:
     def worst(self, cameras: Iterable[str], now_ms: int, n: int = 10, window: str = "7d") -> list[str]:
         """The ``n`` worst of ``cameras`` over ``window`` (cctv/rollup/tally.py's order)."""
         return self.figures.worst(cameras, window, now_ms, n)
+
+    async def aworst(self, cameras: list[str], now_ms: int, n: int = 10, window: str = "7d") -> list[str]:
+        """:meth:`worst`, ranked in slices with a turn of the event loop between them (a city's page)."""
+        keyed = []
+        for i in range(0, len(cameras), RANK_SLICE):
+            if i:
+                await asyncio.sleep(0)
+            keyed.extend(self.figures.ranked(cameras[i : i + RANK_SLICE], window, now_ms))
+        return [c for _k, c in heapq.nsmallest(n, keyed)]
 
     def area_tallies(self, area: str, now_ms: int) -> dict[str, Tally]:
         """The sum of the tallies of every camera of ``area`` (a path; "" the city): a look-up, not a sum."""

@@ -6,6 +6,7 @@ import csv
 import io
 import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -164,7 +165,7 @@ async def test_csv_export(history: Services, client_as: Any) -> None:
     assert CAM4 in text and CAM5 not in text
 
 
-def test_csv_quotes_and_defuses_formulas() -> None:
+async def test_csv_quotes_and_defuses_formulas() -> None:
     tallies = {w: Tally(known_ms=1000, up_ms=500, usable_ms=500) for w in ("24h", "7d", "30d")}
     row = tech_data.CameraRow(
         path="k/l/r/c",
@@ -182,7 +183,7 @@ def test_csv_quotes_and_defuses_formulas() -> None:
     )
     from zoneinfo import ZoneInfo
 
-    data = tech_data.csv_bytes([row], ZoneInfo("Asia/Jakarta")).decode("utf-8-sig")
+    data = (await tech_data.csv_bytes([row], ZoneInfo("Asia/Jakarta"))).decode("utf-8-sig")
     (parsed,) = list(csv.DictReader(io.StringIO(data, newline="")))
     assert parsed["camera_name"] == '\'=HYPERLINK("x"), "Pasar"'
     assert parsed["kecamatan"] == "Kota, Baru" and parsed["kelurahan"] == "Paal\nLima"
@@ -227,3 +228,47 @@ async def test_long_windows_and_day_charts_read_the_daily_tallies(web_services: 
     scoped = await client_as("technician", "telanaipura")
     week = (await (await scoped.get("/api/rollup")).json())["figures"]["7d"]
     assert week["offline_ms"] == 0 and week["known_ms"] > 0  # CAM5's days only
+
+
+async def test_a_city_page_lets_the_loop_run_between_slices(history: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A city's 30,000 rows are built, sorted, ranked and written as CSV in slices: state changes keep reaching
+    sockets meanwhile. With slices of 2 rows another task gets turns inside each step — and the results are those
+    of one pass."""
+    import asyncio
+
+    from cctv.rollup import history as rollup_history
+
+    svc, now = history, history.clock.now_ms()
+    city = svc.sites.area("")
+    whole_rows = await tech_data.camera_rows(svc, city, now)
+    whole = ([r.path for r in await tech_data.sort_rows(whole_rows, "avail_24h", False)],
+             await svc.rollup.aworst([r.path for r in whole_rows], now))
+    monkeypatch.setattr(tech_data, "SLICE", 2)
+    monkeypatch.setattr(rollup_history, "RANK_SLICE", 2)
+    turns = 0
+
+    async def other() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(other())
+    await asyncio.sleep(0)
+    seen = []
+    try:
+        for step in ("rows", "sort", "worst", "csv"):
+            before = turns
+            if step == "rows":
+                rows = await tech_data.camera_rows(svc, city, now)
+            elif step == "sort":
+                ordered = [r.path for r in await tech_data.sort_rows(rows, "avail_24h", False)]
+            elif step == "worst":
+                worst = await svc.rollup.aworst([r.path for r in rows], now)
+            else:
+                await tech_data.csv_bytes(rows, ZoneInfo("Asia/Jakarta"))
+            seen.append(turns - before)
+    finally:
+        task.cancel()
+    assert all(n >= 2 for n in seen), seen  # 5 cameras in slices of 2: each step gave way twice at least
+    assert (ordered, worst) == whole

@@ -111,13 +111,13 @@ async def _tech(request: web.Request, path: str, fmt: str) -> web.StreamResponse
     sort = _choice(request, "sort", td.SORTS, "state")
     direction = _choice(request, "dir", ("asc", "desc"), "asc")
     q = request.query.get("q", "")[:100]
-    all_rows = td.camera_rows(svc, area, now)
-    rows = td.sort_rows(td.keep(all_rows, state, q), sort, direction == "desc")
+    all_rows = await td.camera_rows(svc, area, now)
+    rows = await td.sort_rows(td.keep(all_rows, state, q), sort, direction == "desc")
     if fmt == "csv":
         slug = area.path.replace("/", "_") or "kota"
         name = f"cctv-uptime-{slug}-{datetime.fromtimestamp(now / 1000, tz):%Y%m%d-%H%M}.csv"
         return web.Response(
-            body=td.csv_bytes(rows, tz),
+            body=await td.csv_bytes(rows, tz),
             content_type="text/csv",
             charset="utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
@@ -147,7 +147,7 @@ async def _tech(request: web.Request, path: str, fmt: str) -> web.StreamResponse
         "reason_counts": _reason_counts(counts["reasons"], lang),  # type: ignore[arg-type]
         "summary": _summary(_figures_of(svc, area, area, per_cam, now), lang),
         "children": _children(request, area, per_cam, lang, now),
-        "worst": [_camera_view(r, tz, lang, now) for r in _worst_rows(svc, all_rows, now)],
+        "worst": [_camera_view(r, tz, lang, now) for r in await _worst_rows(svc, all_rows, now)],
         "cameras": [_camera_view(r, tz, lang, now) for r in rows[first : first + PAGE]],
         "total": len(rows),
         "all_total": len(all_rows),
@@ -262,9 +262,9 @@ def _children(
     return out
 
 
-def _worst_rows(svc: Any, rows: list[td.CameraRow], now: int, n: int = 10) -> list[td.CameraRow]:
+async def _worst_rows(svc: Any, rows: list[td.CameraRow], now: int, n: int = 10) -> list[td.CameraRow]:
     by_path = {r.path: r for r in rows}
-    ranked = [by_path[c] for c in svc.rollup.worst(by_path, now, n)]
+    ranked = [by_path[c] for c in await svc.rollup.aworst(list(by_path), now, n)]
     return [r for r in ranked if (a := r.tallies["7d"].availability) is not None and a < 1]
 
 
@@ -309,8 +309,9 @@ async def _api(request: web.Request, path: str) -> web.Response:
     area = await _area(request, path)
     svc = services(request)
     now = svc.clock.now_ms()
-    rows = td.camera_rows(svc, area, now)
+    rows = await td.camera_rows(svc, area, now)
     per_cam = {r.path: r.tallies for r in rows}
+    worst = await svc.rollup.aworst(list(per_cam), now)
     sites = svc.sites
     kids = [sites.area(c) for c in area.children]
     return web.json_response(
@@ -332,7 +333,7 @@ async def _api(request: web.Request, path: str) -> web.Response:
             ],
             "worst": [
                 {"camera": r.camera, "name": sites.camera(r.camera).name, "figures_7d": r.tally.as_dict()}
-                for r in (Ranked(c, per_cam[c]["7d"]) for c in svc.rollup.worst(per_cam, now))
+                for r in (Ranked(c, per_cam[c]["7d"]) for c in worst)
             ],
         }
     )

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import heapq
 import io
@@ -43,6 +44,7 @@ SORTS = (
     "mttr_30d",
     "reconnects",
 )
+SLICE = 2000  # rows between two turns of the event loop
 STATE_FILTERS = ("", "offline", "degraded", "online", "down")  # "down": offline or degraded
 # chart: buckets per window (24 × 1 h, 8 × 1 d, 31 × 1 d: the days so far and today): a day before the roll-up
 # model's recent rows comes from the store's daily tallies (cctv/rollup/days.py)
@@ -120,13 +122,17 @@ class LazyFigures(Mapping[str, Tally]):
         return len(self._all())
 
 
-def camera_rows(svc: Services, area: Area, now_ms: int) -> list[CameraRow]:
-    """Every enabled camera of ``area`` (already cut to the caller's scope), in config order."""
+async def camera_rows(svc: Services, area: Area, now_ms: int) -> list[CameraRow]:
+    """Every enabled camera of ``area`` (already cut to the caller's scope), in config order; built in slices of
+    SLICE rows with a turn of the event loop between them (a city's 30,000 rows never hold the loop at once:
+    state changes keep reaching the sockets meanwhile)."""
     sites, live, model = svc.sites, svc.live, svc.rollup
     model.sync()
     live.sync()
     out = []
-    for path in area.cameras:
+    for i, path in enumerate(area.cameras):
+        if i % SLICE == SLICE - 1:
+            await asyncio.sleep(0)
         cam = live.peek(path)
         if cam is None:
             continue  # disabled
@@ -171,12 +177,25 @@ def keep(rows: Iterable[CameraRow], state: str, q: str) -> list[CameraRow]:
     return out
 
 
-def sort_rows(rows: Sequence[CameraRow], key: str, descending: bool) -> list[CameraRow]:
-    """Sorted by ``key``; rows without a value (nothing known yet) always come last."""
-    known = [r for r in rows if r.value(key) is not None]
-    unknown = [r for r in rows if r.value(key) is None]
-    known.sort(key=lambda r: (r.value(key), r.path), reverse=descending)
-    return known + unknown
+async def sort_rows(rows: Sequence[CameraRow], key: str, descending: bool) -> list[CameraRow]:
+    """Sorted by ``key``; rows without a value (nothing known yet) always come last. Each row's key is read once,
+    in slices (a figure key computes the row's figures)."""
+    known: list[tuple[Any, str, CameraRow]] = []
+    unknown = []
+    for i, r in enumerate(rows):
+        if i % SLICE == SLICE - 1:
+            await asyncio.sleep(0)
+        v = r.value(key)
+        if v is None:
+            unknown.append(r)
+        else:
+            known.append((v, r.path, r))
+    known.sort(key=_first_two, reverse=descending)
+    return [r for _v, _p, r in known] + unknown
+
+
+def _first_two(k: tuple[Any, str, CameraRow]) -> tuple[Any, str]:
+    return k[0], k[1]
 
 
 def outage_rows(
@@ -411,14 +430,16 @@ def _local(t_ms: int, tz: ZoneInfo) -> str:
     return datetime.fromtimestamp(t_ms / 1000, tz).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def csv_bytes(rows: Iterable[CameraRow], tz: ZoneInfo) -> bytes:
+async def csv_bytes(rows: Iterable[CameraRow], tz: ZoneInfo) -> bytes:
     """Every row; text cells defused against formulas, numbers as we format them (never starting with one of
     the formula characters). A city's 30,000 rows: times formatted once per distinct second."""
     buf = io.StringIO()
     w = csv.writer(buf, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
     w.writerow(CSV_COLUMNS)
     local: dict[int, str] = {}
-    for r in rows:
+    for i, r in enumerate(rows):
+        if i % SLICE == SLICE - 1:
+            await asyncio.sleep(0)
         t = r.tallies
         d, wk, mo = t["24h"], t["7d"], t["30d"]
         sec = r.since_ms // 1000
