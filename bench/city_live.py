@@ -193,7 +193,9 @@ def run_live(a: argparse.Namespace, tmp: Path, store_url: str, bus_url: str, sit
 
 def _web_health(h: dict[str, Any]) -> dict[str, Any]:
     r = h.get("ingest", {}).get("redis", {})
-    return {"received": r.get("received"), "bad": r.get("bad"), "bus_dropped": h.get("bus_dropped"),
+    gc = h.get("ingest", {}).get("gc", {})
+    return {"received": r.get("received"), "bad": r.get("bad"), "reconnects": r.get("reconnects"),
+            "gc_pause_ms_max": gc.get("pause_ms_max"), "bus_dropped": h.get("bus_dropped"),
             "stale_ignored": h.get("stale_ignored"), "ws_dropped": h.get("ws_dropped"),
             "ws_resyncs": h.get("ws_resyncs")}
 
