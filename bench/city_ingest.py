@@ -24,7 +24,6 @@ one line per state change: ``since_ms<TAB>camera<TAB>state`` (the web nodes' soc
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import random
 import resource
@@ -34,6 +33,7 @@ from typing import Any, TextIO
 
 import redis.asyncio as aioredis
 
+from cctv.aio import stop_task
 from cctv.status.messages import (
     TOPIC_MOTION,
     TOPIC_SEGMENT,
@@ -103,10 +103,8 @@ class SynthNode:
 
     async def stop(self) -> None:
         self.writer.finish()
-        for t in self.tasks[1:]:
-            t.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*self.tasks)
+        await stop_task(self.tasks[1])  # the renewals (a cancel redis-py swallows is sent again)
+        await self.tasks[0]  # the writer writes what is queued
         await self.bus.stop()
 
 

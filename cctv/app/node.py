@@ -20,6 +20,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from cctv.aio import stop_task
 from cctv.alerts.writer import AlertWriter
 from cctv.app.services import Services
 from cctv.config.node import node_name
@@ -88,10 +89,7 @@ class Task:
 
     async def stop(self) -> None:
         task, self.task = self.task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task)
 
 
 class History:

@@ -28,6 +28,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from cctv.aio import stop_task
 from cctv.redact import redact_url
 from cctv.status.bus import Accept, InProcessBus, Subscription
 from cctv.status.messages import TOPIC_SNAPSHOT, TOPIC_STATS, SnapshotNews
@@ -112,8 +113,7 @@ class RedisBus(InProcessBus):
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+            await stop_task(t)  # a cancel that redis-py swallowed is sent again (cctv/aio.py)
         self._tasks = []
         if self._client is not None:
             await self._client.aclose()

@@ -34,6 +34,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from cctv.aio import stop_task
 from cctv.clock import Clock
 from cctv.status.bus import Bus
 from cctv.status.messages import TOPIC_LEASE, TOPIC_STATUS, Reason, State, StatusChange
@@ -194,8 +195,7 @@ class LeaseKeeper:
             await asyncio.get_running_loop().run_in_executor(None, self._backstop.join, 5.0)
             self._backstop = None
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await stop_task(self._task)  # its rounds read redis: a swallowed cancel is sent again (cctv/aio.py)
             self._task = None
 
     def release_all(self) -> None:

@@ -7,7 +7,6 @@ rows, reconciliation and retention are its own disk's (``segments.node``)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import shutil
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from cctv.aio import stop_task
 from cctv.alerts.model import DISK_FULL, DISK_LOW, OVERLOADED, Observation
 from cctv.alerts.writer import AlertWriter, NodeWatch
 from cctv.app.services import Services
@@ -220,8 +220,7 @@ class IngestNode:
         for t in periodic:
             t.cancel()
         for t in periodic:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+            await stop_task(t)  # some read redis: a swallowed cancel is sent again (cctv/aio.py)
         await monitor_task  # returns once the closed channel is empty
         if self.keeper is not None:
             for camera in list(self.monitor.status):
