@@ -126,16 +126,30 @@ class FigureCache:
                 keyed.append((k, c))
         return keyed
 
-    def area(self, area: str, now_ms: int) -> dict[str, Tally]:
-        """The sum of the area's cameras' figures at ``now_ms`` (every camera brought up to date first: those
-        changed, and those whose entry ran out)."""
-        for camera in list(self._dirty):
-            self._refresh(camera, now_ms)
+    def catch_up(self, now_ms: int, limit: int | None = None) -> bool:
+        """Bring up to date the cameras changed since, and those whose entry ran out by ``now_ms`` — at most
+        ``limit`` of them (None: all); True when none is left (a caller with a loop to share does it in slices:
+        every camera of a city is changed at once by its first verdicts)."""
+        done = 0
+        while self._dirty:
+            if limit is not None and done >= limit:
+                return False
+            self._refresh(next(iter(self._dirty)), now_ms)
+            done += 1
         while self._expiry and self._expiry[0][0] <= now_ms:
+            if limit is not None and done >= limit:
+                return False
             _until, ident, camera = heapq.heappop(self._expiry)
             entry = self._entries.get(camera)
             if entry is not None and id(entry) == ident:
                 self._refresh(camera, now_ms)
+                done += 1
+        return True
+
+    def area(self, area: str, now_ms: int) -> dict[str, Tally]:
+        """The sum of the area's cameras' figures at ``now_ms`` (every camera brought up to date first: those
+        changed, and those whose entry ran out)."""
+        self.catch_up(now_ms)
         lines = self._lines.get(area)
         return {w: lines[w].at(now_ms) if lines else Tally() for w in self.windows}
 

@@ -187,6 +187,14 @@ class RollupModel:
         """The ``n`` worst of ``cameras`` over ``window`` (cctv/rollup/tally.py's order)."""
         return self.figures.worst(cameras, window, now_ms, n)
 
+    async def acatch_up(self, now_ms: int) -> None:
+        """The figures of every changed camera brought up to date in slices, a turn of the event loop between
+        them (a page does this before its sync look-ups: after a city's first verdicts every camera changed)."""
+        self.sync()
+        while not self.figures.catch_up(now_ms, RANK_SLICE):
+            await asyncio.sleep(0)
+            self.sync()
+
     async def aworst(self, cameras: list[str], now_ms: int, n: int = 10, window: str = "7d") -> list[str]:
         """:meth:`worst`, ranked in slices with a turn of the event loop between them (a city's page)."""
         keyed = []

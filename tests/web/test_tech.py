@@ -257,10 +257,13 @@ async def test_a_city_page_lets_the_loop_run_between_slices(history: Services, m
     await asyncio.sleep(0)
     seen = []
     try:
-        for step in ("rows", "sort", "worst", "csv"):
+        for step in ("rows", "figures", "sort", "worst", "csv"):
             before = turns
             if step == "rows":
                 rows = await tech_data.camera_rows(svc, city, now)
+                svc.rollup.figures.invalidate()  # as a city's first verdicts change every camera
+            elif step == "figures":
+                await svc.rollup.acatch_up(now)
             elif step == "sort":
                 ordered = [r.path for r in await tech_data.sort_rows(rows, "avail_24h", False)]
             elif step == "worst":
@@ -271,4 +274,5 @@ async def test_a_city_page_lets_the_loop_run_between_slices(history: Services, m
     finally:
         task.cancel()
     assert all(n >= 2 for n in seen), seen  # 5 cameras in slices of 2: each step gave way twice at least
+    assert svc.rollup.figures.catch_up(now, 0)  # nothing left to bring up to date
     assert (ordered, worst) == whole

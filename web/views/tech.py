@@ -112,6 +112,7 @@ async def _tech(request: web.Request, path: str, fmt: str) -> web.StreamResponse
     direction = _choice(request, "dir", ("asc", "desc"), "asc")
     q = request.query.get("q", "")[:100]
     all_rows = await td.camera_rows(svc, area, now)
+    await svc.rollup.acatch_up(now)  # in slices, before the figures' look-ups below
     rows = await td.sort_rows(td.keep(all_rows, state, q), sort, direction == "desc")
     if fmt == "csv":
         slug = area.path.replace("/", "_") or "kota"
@@ -310,6 +311,7 @@ async def _api(request: web.Request, path: str) -> web.Response:
     svc = services(request)
     now = svc.clock.now_ms()
     rows = await td.camera_rows(svc, area, now)
+    await svc.rollup.acatch_up(now)
     per_cam = {r.path: r.tallies for r in rows}
     worst = await svc.rollup.aworst(list(per_cam), now)
     sites = svc.sites
