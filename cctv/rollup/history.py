@@ -47,7 +47,7 @@ MEMO_MAX = 256
 QUEUE = 100_000  # status changes are few (a few per camera per hour): a drop means a reload
 TALLY_EVERY_S = 600.0  # how often the model looks for closed days to tally
 BACKFILL = 7  # days tallied before the figures are loaded again
-RANK_SLICE = 2000  # cameras ranked between two turns of the event loop (a city page: 30,000)
+RANK_SLICE = 200  # cameras ranked or brought up to date between two turns of the event loop (a city: 30,000)
 WAITING_S = 15.0  # while another node tallies
 WARM_SLICE = 500  # cameras whose figures are computed between two turns of the event loop after a load
 

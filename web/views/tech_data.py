@@ -44,7 +44,7 @@ SORTS = (
     "mttr_30d",
     "reconnects",
 )
-SLICE = 2000  # rows between two turns of the event loop
+SLICE = 500  # rows between two turns of the event loop
 STATE_FILTERS = ("", "offline", "degraded", "online", "down")  # "down": offline or degraded
 # chart: buckets per window (24 × 1 h, 8 × 1 d, 31 × 1 d: the days so far and today): a day before the roll-up
 # model's recent rows comes from the store's daily tallies (cctv/rollup/days.py)
