@@ -113,13 +113,10 @@ class FigureCache:
             return None
         return ((t.up_ms + s[1] * dt) / known, (t.usable_ms + s[2] * dt) / known, -t.outages)
 
-    def worst(self, cameras: Iterable[str], window: str, now_ms: int, n: int) -> list[str]:
-        """The ``n`` cameras with the least availability over ``window``, then usability, then most outages
-        (ties by path), as :func:`cctv.rollup.tally.worst` orders them; cameras with nothing known left out."""
-        return [c for _k, c in heapq.nsmallest(n, self.ranked(cameras, window, now_ms))]
-
     def ranked(self, cameras: Iterable[str], window: str, now_ms: int) -> list[tuple[tuple[float, float, int], str]]:
-        """(rank, camera) of each of ``cameras`` with something known (:meth:`rank`)."""
+        """(rank, camera) of each of ``cameras`` with something known (:meth:`rank`): the smallest are the cameras
+        with the least availability over ``window``, then usability, then most outages (ties by path), as
+        :func:`cctv.rollup.tally.worst` orders them."""
         keyed = []
         for c in cameras:
             if c in self._up and (k := self.rank(c, window, now_ms)) is not None:

@@ -183,10 +183,6 @@ class RollupModel:
         return {cam: figures(cam, now_ms) for cam in (self._rows if cameras is None else cameras)
                 if cam in self._rows}
 
-    def worst(self, cameras: Iterable[str], now_ms: int, n: int = 10, window: str = "7d") -> list[str]:
-        """The ``n`` worst of ``cameras`` over ``window`` (cctv/rollup/tally.py's order)."""
-        return self.figures.worst(cameras, window, now_ms, n)
-
     async def acatch_up(self, now_ms: int) -> None:
         """The figures of every changed camera brought up to date in slices, a turn of the event loop between
         them (a page does this before its sync look-ups: after a city's first verdicts every camera changed)."""
@@ -196,7 +192,8 @@ class RollupModel:
             self.sync()
 
     async def aworst(self, cameras: list[str], now_ms: int, n: int = 10, window: str = "7d") -> list[str]:
-        """:meth:`worst`, ranked in slices with a turn of the event loop between them (a city's page)."""
+        """The ``n`` worst of ``cameras`` over ``window`` (cctv/rollup/tally.py's order), ranked in slices with a
+        turn of the event loop between them (a city's page)."""
         keyed = []
         for i in range(0, len(cameras), RANK_SLICE):
             if i:

@@ -11,9 +11,9 @@ to none, so Redis does not copy the whole city's traffic to each of a hundred in
 Redis pub/sub is at most once, and that is all it is trusted with: every row (intervals, events, segments) goes
 from the owning node to the store directly. Publishing never waits: messages for Redis queue in a bounded
 outbox (drop-oldest, counted) and leave in envelopes of many (cctv/status/wire.py): a state change or motion
-goes at once, with whatever else is queued; snapshot news and stats wait up to ``LINGER_S`` for company. When the connection is lost the bridge reconnects with backoff, and once it is
-back it calls the ``on_reconnect`` callbacks (the live model reloads from the store), so no tile stays wrong
-after a Redis restart. Figures on ``/healthz`` (``redis``).
+goes at once, with whatever else is queued; snapshot news and stats wait up to ``LINGER_S`` for company. When
+the connection is lost the bridge reconnects with backoff, and once it is back it calls the ``on_reconnect``
+callbacks (the live model reloads from the store), so no tile stays wrong after a Redis restart. Figures on ``/healthz`` (``redis``).
 """
 
 from __future__ import annotations

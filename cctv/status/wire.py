@@ -7,8 +7,9 @@ every message of one topic a node had queued when it sent, up to :data:`BATCH_MA
 of field names (a city's snapshot news is ~15,000 messages a second and its stats ~6,000 cameras' a second: one
 Redis command, one parse and the field names once per message cost more than the messages). A stats batch's
 items are rows too, under ``"if"`` (the item's fields) and ``"sf"`` (its stream stats'). ``"m": {...}`` (one
-message as an object, as nodes before batching sent) is read too. Anything else is refused whole, with a :class:`WireError` that says
-what was wrong (the receiver counts and logs it, and goes on): no envelope is ever half-delivered.
+message as an object, as nodes before batching sent) is read too. Anything else is refused whole, with a
+:class:`WireError` that says what was wrong (the receiver counts and logs it, and goes on): no envelope is
+ever half-delivered.
 """
 
 from __future__ import annotations
@@ -37,12 +38,8 @@ CROSSING = (TOPIC_STATUS, TOPIC_MOTION, TOPIC_SNAPSHOT, TOPIC_STATS)  # what a R
 _TYPES: dict[str, type] = {
     TOPIC_STATUS: StatusChange, TOPIC_MOTION: MotionChange, TOPIC_SNAPSHOT: SnapshotReady, TOPIC_STATS: StatsBatch,
 }
-
-
 _NAMES: dict[type, tuple[str, ...]] = {c: tuple(f.name for f in fields(c)) for c in (*_TYPES.values(), CameraStats,
                                                                                     StreamStats)}
-
-
 _LISTS = {c: list(names) for c, names in _NAMES.items()}  # as a header arrives in JSON
 _TOPIC_OF = {c: t for t, c in _TYPES.items()}
 _STATS_AT = _NAMES[CameraStats].index("stats")
