@@ -24,15 +24,14 @@ one line per state change: ``since_ms<TAB>camera<TAB>state`` (the web nodes' soc
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import resource
-import sys
 import time
 from typing import Any, TextIO
 
 import redis.asyncio as aioredis
 
+from bench.child_io import emit, plan_main, stdin_reader
 from cctv.aio import stop_task
 from cctv.status.messages import (
     TOPIC_MOTION,
@@ -222,9 +221,7 @@ class City:
 
 
 async def amain(plan: dict[str, Any], out: TextIO) -> None:
-    loop = asyncio.get_running_loop()
-    stdin = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+    stdin = await stdin_reader()
     city = City(plan, out)
     t0 = time.monotonic()
     for node in city.nodes:
@@ -248,17 +245,5 @@ async def amain(plan: dict[str, Any], out: TextIO) -> None:
     city.store.close()
 
 
-def emit(record: dict[str, Any]) -> None:
-    print(json.dumps(record), flush=True)
-
-
-def main() -> int:
-    with open(sys.argv[1], encoding="utf-8") as f:
-        plan = json.load(f)
-    with open(plan["out"], "w", encoding="utf-8", buffering=1 << 16) as out:
-        asyncio.run(amain(plan, out))
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(plan_main(amain))

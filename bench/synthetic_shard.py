@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # project internals (update here after a module move)
+from bench.child_io import stdin_reader
 from cctv.status.messages import CameraSample, Reason, StreamStats, WorkerEvent
 from streams.ingest.protocol import ShardHealth, ShardSpec, decode_length, encode
 
@@ -351,8 +352,7 @@ async def _amain(spec: ShardSpec, frames_fd: int) -> None:
         lambda: asyncio.streams.FlowControlMixin(loop), os.fdopen(frames_fd, "wb", buffering=0)
     )
     writer = asyncio.StreamWriter(w_transport, w_protocol, None, loop)
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    reader = await stdin_reader()
     task = asyncio.create_task(proc.run(writer))
     await reader.read()  # EOF: stop after the tick in flight
     proc.stopping = True

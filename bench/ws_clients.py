@@ -18,12 +18,13 @@ import asyncio
 import contextlib
 import json
 import re
-import sys
 import time
 from collections import Counter
 from typing import Any, TextIO
 
 import aiohttp
+
+from bench.child_io import emit, plan_main, stdin_reader
 
 
 async def login(session: aiohttp.ClientSession, base: str, username: str, password: str) -> None:
@@ -75,9 +76,7 @@ class Clients:
             self.closed_early += 1
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        stdin = asyncio.StreamReader()
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+        stdin = await stdin_reader()
         sessions, tasks = [], []
         sem = asyncio.Semaphore(8)
         t0 = time.monotonic()
@@ -94,7 +93,7 @@ class Clients:
             await asyncio.gather(*(account(a) for a in self.plan["accounts"]))
             logged_in = time.monotonic() - t0
             await asyncio.wait_for(self.all_ready.wait(), 120)
-            _emit({"event": "ready", "sockets": self.total, "accounts": len(self.plan["accounts"]),
+            emit({"event": "ready", "sockets": self.total, "accounts": len(self.plan["accounts"]),
                    "login_s": round(logged_in, 1), "ready_s": round(time.monotonic() - t0, 1),
                    "t_ms": time.time() * 1000})
             await stdin.read()  # the driver closes our stdin to stop us
@@ -107,21 +106,13 @@ class Clients:
                 with contextlib.suppress(Exception):
                     await s.close()
             self.out.flush()
-            _emit({"event": "done", "types": dict(self.types), "closed_early": self.closed_early,
+            emit({"event": "done", "types": dict(self.types), "closed_early": self.closed_early,
                    "errors": self.errors[:20], "error_count": len(self.errors)})
 
 
-def _emit(record: dict[str, Any]) -> None:
-    print(json.dumps(record), flush=True)
-
-
-def main() -> int:
-    with open(sys.argv[1], encoding="utf-8") as f:
-        plan = json.load(f)
-    with open(plan["out"], "w", encoding="utf-8", buffering=1 << 16) as out:
-        asyncio.run(Clients(plan, out).run())
-    return 0
+async def run(plan: dict[str, Any], out: TextIO) -> None:
+    await Clients(plan, out).run()
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(plan_main(run))
