@@ -45,8 +45,10 @@ class GcPauses:
         """After the roll-up model loaded again (a midnight, days tallied): its new rows and figures live until
         the next load; freeze them too, or every full collection walks millions of them (a second's pause on
         a city's web node, measured with bench/city.py). What the old load held is freed by its reference
-        counts (rows and figures hold no cycles)."""
-        gc.collect()
+        counts (rows and figures hold no cycles). Only the young generations are collected first: a full
+        collection here walked the whole new load (1.1–1.8 s with the loop stopped, bench/city.py); most of it
+        has already moved to the oldest generation, which ``gc.freeze`` takes without walking."""
+        gc.collect(1)
         gc.freeze()
         self.frozen = gc.get_freeze_count()
         self.refreezes += 1

@@ -24,3 +24,26 @@ def test_collections_are_timed_and_what_started_is_frozen() -> None:
         pauses.uninstall()
         gc.unfreeze()
     assert pauses._callback not in gc.callbacks
+
+
+def test_a_reload_is_frozen_without_a_full_collection() -> None:
+    """A roll-up reload's millions of objects are frozen as they are: no full collection walks them first
+    (it stopped a city's web node for over a second); only the young generations are collected."""
+    pauses = GcPauses()
+    pauses.install()
+    seen: list[int] = []
+
+    def watch(phase: str, info: dict) -> None:
+        if phase == "start":
+            seen.append(int(info["generation"]))
+
+    gc.callbacks.append(watch)
+    try:
+        loaded = [[i] for i in range(50_000)]  # the new load
+        pauses.freeze_loaded()
+        assert 2 not in seen and seen  # young generations collected, never the oldest
+        assert pauses.refreezes == 1 and pauses.frozen == gc.get_freeze_count() >= len(loaded)
+    finally:
+        gc.callbacks.remove(watch)
+        pauses.uninstall()
+        gc.unfreeze()
