@@ -95,6 +95,11 @@ class FigureCache:
         elif camera in self._up:
             self._dirty.add(camera)
 
+    @property
+    def waiting(self) -> int:
+        """Cameras changed since their figures were last brought up to date."""
+        return len(self._dirty)
+
     def figures(self, camera: str, now_ms: int) -> dict[str, Tally]:
         entry = self._entries.get(camera)
         if camera in self._dirty or entry is None or not entry.t0 <= now_ms < entry.valid_until:

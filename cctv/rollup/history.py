@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import heapq
 import logging
+import time
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -50,6 +51,8 @@ BACKFILL = 7  # days tallied before the figures are loaded again
 RANK_SLICE = 200  # cameras ranked or brought up to date between two turns of the event loop (a city: 30,000)
 WAITING_S = 15.0  # while another node tallies
 WARM_SLICE = 500  # cameras whose figures are computed between two turns of the event loop after a load
+KEEP_SHARE = 0.5  # at most this share of the loop's time goes to bringing changed cameras' figures up to date
+KEEP_EVERY_S = 10.0  # and figures that ran out (a window's start passed a row) are looked at this often
 
 
 @dataclass(slots=True)
@@ -109,6 +112,8 @@ class RollupModel:
         self._seen_drops = 0
         self._meanwhile: list[StatusChange] | None = None  # changes applied while a reload reads the store
         self._warm_task: asyncio.Task[None] | None = None
+        self._keep_task: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()  # a camera's rows changed: the keeper brings its figures up to date
         self.on_warm: list[Callable[[], None]] = []  # after a load's figures are computed (cctv/app/cli.py: gc)
 
     # -- state -----------------------------------------------------------------------------------------
@@ -151,6 +156,7 @@ class RollupModel:
         self.applied += 1
         self._timelines.pop(change.camera, None)
         self.figures.invalidate(change.camera)
+        self._changed.set()
         if self._meanwhile is not None:
             self._meanwhile.append(change)
 
@@ -284,15 +290,17 @@ class RollupModel:
             self._store = store
             await self._reload()
             self._task = asyncio.create_task(self._follow(), name="rollup-model")
+            self._keep_task = asyncio.create_task(self._keep(), name="rollup-keep")
             self._days_task = asyncio.create_task(self._days(), name="rollup-days")
 
     async def stop(self) -> None:
         task, self._task = self._task, None
         days, self._days_task = self._days_task, None
         warm, self._warm_task = self._warm_task, None
+        keep, self._keep_task = self._keep_task, None
         if self._sub is not None:
             self._sub.close()
-        for t in (task, days, warm):
+        for t in (task, days, warm, keep):
             if t is not None:
                 t.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -345,6 +353,22 @@ class RollupModel:
                 fn()
             except Exception:  # noqa: BLE001 - a hook never stops the model
                 log.exception("roll-up model: a hook after the load failed")
+
+    async def _keep(self) -> None:
+        """Bring the figures of cameras that changed up to date soon after their changes, a slice at a time and
+        at most ``KEEP_SHARE`` of the loop's time, so a page does not pay for them: a city's first verdicts, or
+        a kecamatan losing power, change thousands of cameras at once, and the first city page after them
+        left its web node seconds behind the bus (bench/city.py)."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), KEEP_EVERY_S)
+            self._changed.clear()
+            while True:
+                t0 = time.perf_counter()
+                if self.figures.catch_up(self._clock.now_ms(), RANK_SLICE):
+                    break
+                spent = time.perf_counter() - t0
+                await asyncio.sleep(spent * (1 - KEEP_SHARE) / KEEP_SHARE)
 
     async def tally_closed_days(self, limit: int | None = None) -> int:
         """Tally the closed days not tallied yet (at most ``limit``), then load the basis again if any were,

@@ -84,7 +84,8 @@ async def healthz(request: web.Request) -> web.Response:
         "ws_resyncs": hub.resyncs,
         "snapshot_write_errors": svc.snapshots.write_errors,
         "probe_errors": probe_errors,
-        "rollup": svc.rollup.tallier.health(),  # the daily tallies: done, pending (docs/status.md)
+        # the daily tallies: done, pending (docs/status.md); cameras whose figures wait to be brought up to date
+        "rollup": {**svc.rollup.tallier.health(), "figures_waiting": svc.rollup.figures.waiting},
         # status changes older than what the models hold (re-sent after a reconnect), ignored
         "stale_ignored": {"live": svc.live.stale, "rollup": svc.rollup.stale},
         "ingest": ingest,

@@ -3,6 +3,7 @@ boundaries, and the live model equal to a model rebuilt from the store (a restar
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from sqlalchemy import delete
 
 from cctv.clock import FakeClock
 from cctv.config.models import Config
-from cctv.rollup.history import RollupModel, keep_from, load_rows
+from cctv.rollup.history import RANK_SLICE, RollupModel, keep_from, load_rows
 from cctv.rollup.tally import (
     Counts,
     Row,
@@ -390,3 +391,38 @@ async def test_model_follows_the_bus_and_loads_at_start(db: Store) -> None:
     finally:
         await model.stop()
     assert bus.subscriptions == 0
+
+
+async def test_changed_cameras_figures_are_kept_up_to_date_without_a_page(db: Store) -> None:
+    """A city's first verdicts change every camera at once: the model brings their figures up to date in the
+    background, in slices with other work between them, so the first page after does not pay for them."""
+    _reset(db)
+    cams = [f"k/l/r{i // 100}/c{i}" for i in range(2_000)]
+    clock = FakeClock(start_ms=10_000)
+    bus = InProcessBus()
+    model = RollupModel(cams, SMALL_WINDOWS)
+    await model.start(db, bus, clock)
+    turns, busy = 0, True
+
+    async def other_work() -> None:
+        nonlocal turns
+        while busy:
+            turns += 1
+            await asyncio.sleep(0)
+
+    try:
+        await aeventually(lambda: model.figures.waiting == 0, 10, "the load's figures to be computed")
+        computed = model.figures.computed
+        other = asyncio.create_task(other_work())
+        for cam in cams:
+            bus.publish(TOPIC_STATUS, StatusChange(cam, State.ONLINE, "", 9_000, None))
+        await aeventually(lambda: model.applied == len(cams) and model.figures.waiting == 0, 10,
+                          "every changed camera's figures brought up to date", every=0.01)
+        busy = False
+        await other
+        assert model.figures.computed - computed >= len(cams)
+        assert turns >= len(cams) // RANK_SLICE  # the other task ran between the slices
+        assert model.area_tallies("k", 10_000)["c"].up_ms == 1000 * len(cams)
+    finally:
+        busy = False
+        await model.stop()
