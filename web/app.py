@@ -32,6 +32,7 @@ from web.keys import (
     OPEN_NODE_ALERTS,
     SERVICES,
     SOCKET_HUB,
+    TECH_CSV,
     TIMEZONE,
     WEBSOCKETS,
 )
@@ -56,6 +57,7 @@ from web.views import (
     ws,
 )
 from web.views import auth as auth_views
+from web.views.tech_csv import CsvLines
 
 HERE = Path(__file__).parent
 
@@ -89,6 +91,7 @@ def create_app(services: Services, node_client: NodeClient | None = None) -> web
     app[LIMITER] = LoginLimiter(services.clock, services.config.auth)
     app[TIMEZONE] = ZoneInfo(services.config.site.timezone)
     app[SOCKET_HUB] = SocketHub(services, app[TIMEZONE])
+    app[TECH_CSV] = CsvLines(app[TIMEZONE])
     app[WEBSOCKETS] = weakref.WeakSet()
     app[OPEN_NODE_ALERTS] = OpenNodeAlerts()
     if node_client is not None:

@@ -13,6 +13,7 @@ from cctv.audit.query import ChainChecker
 from web.node_alert_cache import OpenNodeAlerts
 from web.node_client import NodeClient
 from web.socket_hub import SocketHub
+from web.views.tech_csv import CsvLines
 
 SERVICES = web.AppKey("services", Services)
 TIMEZONE = web.AppKey("timezone", ZoneInfo)
@@ -27,3 +28,5 @@ AUDIT_CHAIN = web.AppKey("audit_chain", ChainChecker)
 OPEN_NODE_ALERTS = web.AppKey("open_node_alerts", OpenNodeAlerts)
 # A web node among many: the way to the ingest nodes' internal APIs (snapshots, later recordings and clips).
 NODE_CLIENT = web.AppKey("node_client", NodeClient)
+# Each camera's line of the technician's CSV, kept while what it says holds (web/views/tech_csv.py).
+TECH_CSV = web.AppKey("tech_csv", CsvLines)

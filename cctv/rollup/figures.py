@@ -36,6 +36,11 @@ class Entry:
     slopes: dict[str, Slope]
     valid_until: float
 
+    def still(self) -> bool:
+        """Whether no window's figures move with ``now`` (every window gains at its end what it loses at its
+        start): then they are ``values`` until ``valid_until``. Most cameras between their changes."""
+        return not any(any(s) for s in self.slopes.values())
+
     def at(self, now_ms: int) -> dict[str, Tally]:
         dt = now_ms - self.t0
         if dt == 0:
@@ -100,18 +105,21 @@ class FigureCache:
         """Cameras changed since their figures were last brought up to date."""
         return len(self._dirty)
 
-    def figures(self, camera: str, now_ms: int) -> dict[str, Tally]:
+    def entry(self, camera: str, now_ms: int) -> Entry:
+        """The camera's entry holding at ``now_ms`` (computed again if its camera changed or it ran out): the
+        same object for as long as it holds."""
         entry = self._entries.get(camera)
         if camera in self._dirty or entry is None or not entry.t0 <= now_ms < entry.valid_until:
             entry = self._refresh(camera, now_ms)
-        return entry.at(now_ms)
+        return entry
+
+    def figures(self, camera: str, now_ms: int) -> dict[str, Tally]:
+        return self.entry(camera, now_ms).at(now_ms)
 
     def rank(self, camera: str, window: str, now_ms: int) -> tuple[float, float, int] | None:
         """(availability, usability, − outages) of the camera's ``window`` at ``now_ms`` — the order of the
         worst cameras — without building its tallies; None when nothing is known."""
-        entry = self._entries.get(camera)
-        if camera in self._dirty or entry is None or not entry.t0 <= now_ms < entry.valid_until:
-            entry = self._refresh(camera, now_ms)
+        entry = self.entry(camera, now_ms)
         t, s, dt = entry.values[window], entry.slopes[window], now_ms - entry.t0
         known = t.known_ms + s[0] * dt
         if not known:
@@ -128,15 +136,17 @@ class FigureCache:
                 keyed.append((k, c))
         return keyed
 
-    def catch_up(self, now_ms: int, limit: int | None = None) -> bool:
-        """Bring up to date the cameras changed since, and those whose entry ran out by ``now_ms`` — at most
-        ``limit`` of them (None: all); True when none is left (a caller with a loop to share does it in slices:
-        every camera of a city is changed at once by its first verdicts)."""
+    def catch_up(self, now_ms: int, limit: int | None = None, area: str = "") -> bool:
+        """Bring up to date the cameras of ``area`` ("" the city) changed since, and every camera whose entry
+        ran out by ``now_ms`` (a few a second in a city) — at most ``limit`` of them (None: all); True when none
+        is left (a caller with a loop to share does it in slices: every camera of a city is changed at once by
+        its first verdicts, and a kecamatan's page need not wait for the other kecamatan's)."""
+        mine = [c for c in self._dirty if c.startswith(area + "/")] if area else None
         done = 0
-        while self._dirty:
+        while self._dirty if mine is None else mine:
             if limit is not None and done >= limit:
                 return False
-            self._refresh(next(iter(self._dirty)), now_ms)
+            self._refresh(next(iter(self._dirty)) if mine is None else mine.pop(), now_ms)
             done += 1
         while self._expiry and self._expiry[0][0] <= now_ms:
             if limit is not None and done >= limit:
@@ -151,7 +161,7 @@ class FigureCache:
     def area(self, area: str, now_ms: int) -> dict[str, Tally]:
         """The sum of the area's cameras' figures at ``now_ms`` (every camera brought up to date first: those
         changed, and those whose entry ran out)."""
-        self.catch_up(now_ms)
+        self.catch_up(now_ms, area=area)
         lines = self._lines.get(area)
         return {w: lines[w].at(now_ms) if lines else Tally() for w in self.windows}
 

@@ -189,11 +189,12 @@ class RollupModel:
         return {cam: figures(cam, now_ms) for cam in (self._rows if cameras is None else cameras)
                 if cam in self._rows}
 
-    async def acatch_up(self, now_ms: int) -> None:
-        """The figures of every changed camera brought up to date in slices, a turn of the event loop between
-        them (a page does this before its sync look-ups: after a city's first verdicts every camera changed)."""
+    async def acatch_up(self, now_ms: int, area: str = "") -> None:
+        """The figures of every changed camera of ``area`` ("" the city) brought up to date in slices, a turn
+        of the event loop between them (a page does this before its sync look-ups: after a city's first
+        verdicts, or a reload, every camera changed; the background keeper may not be through yet)."""
         self.sync()
-        while not self.figures.catch_up(now_ms, RANK_SLICE):
+        while not self.figures.catch_up(now_ms, RANK_SLICE, area):
             await asyncio.sleep(0)
             self.sync()
 

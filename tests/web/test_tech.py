@@ -11,11 +11,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from cctv.app.services import Services
+from cctv.rollup.figures import INF, Entry, FigureCache
+from cctv.rollup.history import RollupModel
 from cctv.rollup.tally import Tally
 from cctv.status.messages import State, StatusChange, StreamStats
+from cctv.store.store import Interval
 from tests.helpers.eventually import aeventually
 from tests.helpers.scene import CAM1, CAM2, CAM3, CAM4, CAM5, T0, set_status
 from web.views import tech_data
+from web.views.tech_csv import CsvLines
 
 HOUR_S = 3600
 START = T0 + 60_000  # 07:01:00 WIB
@@ -166,7 +170,9 @@ async def test_csv_export(history: Services, client_as: Any) -> None:
 
 
 async def test_csv_quotes_and_defuses_formulas() -> None:
-    tallies = {w: Tally(known_ms=1000, up_ms=500, usable_ms=500) for w in ("24h", "7d", "30d")}
+    windows = ("24h", "7d", "30d")
+    tallies = {w: Tally(known_ms=1000, up_ms=500, usable_ms=500) for w in windows}
+    figures = FigureCache(["k/l/r/c"], windows, lambda c, now: Entry(now, tallies, dict.fromkeys(windows, (0,) * 5), INF))
     row = tech_data.CameraRow(
         path="k/l/r/c",
         name='=HYPERLINK("x"), "Pasar"',
@@ -181,13 +187,45 @@ async def test_csv_quotes_and_defuses_formulas() -> None:
         reconnects=None,
         tallies=tallies,
     )
-    from zoneinfo import ZoneInfo
-
-    data = (await tech_data.csv_bytes([row], ZoneInfo("Asia/Jakarta"))).decode("utf-8-sig")
+    data = (await CsvLines(ZoneInfo("Asia/Jakarta")).body([row], figures, T0)).decode("utf-8-sig")
     (parsed,) = list(csv.DictReader(io.StringIO(data, newline="")))
     assert parsed["camera_name"] == '\'=HYPERLINK("x"), "Pasar"'
     assert parsed["kecamatan"] == "Kota, Baru" and parsed["kelurahan"] == "Paal\nLima"
     assert parsed["since_wib"] == "2026-01-01 07:00:00" and parsed["availability_24h_pct"] == "50.00"
+
+
+async def test_csv_lines_are_kept_only_while_what_they_say_holds() -> None:
+    """A camera's line is made again when its figures, state, reason or reconnects changed, or while its
+    figures move with time; the kept lines always give what a fresh export gives."""
+    tz, day, hour = ZoneInfo("Asia/Jakarta"), 86_400_000, 3_600_000
+    cams = [f"k/l/r/c{i}" for i in range(4)]
+    model = RollupModel(cams)
+    model.load([Interval(c, "online", "", T0, None) for c in cams])
+    now = T0 + 31 * day  # every window full: each gains at its end what it loses at its start
+    live = {c: ["online", "", T0, None] for c in cams}
+    kept = CsvLines(tz)
+
+    async def both() -> str:
+        rows = [tech_data.CameraRow(c, c.upper(), "Kec", "Kel", "RT", "k/l/r", *live[c][:3], False, live[c][3],
+                                    tech_data.LazyFigures(model, c, now)) for c in cams]
+        got = await kept.body(rows, model.figures, now)
+        assert got == await CsvLines(tz).body(rows, model.figures, now)  # a fresh export says the same
+        return got.decode("utf-8-sig")
+
+    def cell(text: str, camera: str, column: str) -> str:
+        return next(r for r in csv.DictReader(io.StringIO(text, newline="")) if r["camera_path"] == camera)[column]
+
+    first = await both()
+    assert kept.made == 4 and await both() == first and kept.made == 4  # nothing changed: every line kept
+    model.apply(StatusChange(cams[1], State.OFFLINE, "timeout", now, State.ONLINE))  # now its figures move
+    live[cams[1]][:3] = ["offline", "timeout", now]
+    assert cell(await both(), cams[1], "availability_24h_pct") == "100.00" and kept.made == 5
+    now += hour
+    assert cell(await both(), cams[1], "availability_24h_pct") == "95.83" and kept.made == 6  # it moved
+    live[cams[2]][3] = 7
+    text = await both()
+    assert kept.made == 8 and cell(text, cams[2], "reconnects") == "7"  # cams[1] (still moving) and cams[2]
+    assert kept.reused == 4 + 3 + 3 + 2
 
 
 async def test_scope_and_roles(history: Services, client_as: Any) -> None:
@@ -269,7 +307,7 @@ async def test_a_city_page_lets_the_loop_run_between_slices(history: Services, m
             elif step == "worst":
                 worst = await svc.rollup.aworst([r.path for r in rows], now)
             else:
-                await tech_data.csv_bytes(rows, ZoneInfo("Asia/Jakarta"))
+                await CsvLines(ZoneInfo("Asia/Jakarta")).body(rows, svc.rollup.figures, now)
             seen.append(turns - before)
     finally:
         task.cancel()

@@ -7,7 +7,7 @@
   Query: ``state`` (offline | degraded | online | down), ``q`` (text in name, path, RT, kelurahan), ``sort``
   (see ``tech_data.SORTS``), ``dir`` (asc | desc), ``page`` (200 cameras a page), ``chart`` (24h | 7d | 30d).
 - ``GET /tech.csv``, ``GET /tech/{path}.csv`` (or ``?format=csv``): every camera matching the filters, for the
-  maintenance contractor (columns: ``tech_data.CSV_COLUMNS``).
+  maintenance contractor (columns: ``tech_csv.CSV_COLUMNS``).
 - ``GET /api/rollup``, ``GET /api/rollup/{path}``: the area's counts now and figures per window, its children's,
   and its worst cameras (JSON).
 
@@ -36,7 +36,7 @@ from cctv.sites import Area
 from web.errors import CctvError
 from web.i18n import format_duration, format_ms, format_pct, lang_of
 from web.i18n_labels import LEVELS, TECH_FILTERS, WINDOWS, label, reason_text, state_label
-from web.keys import TIMEZONE
+from web.keys import TECH_CSV, TIMEZONE
 from web.views import tech_data as td
 from web.views.access import (
     area_counts,
@@ -112,13 +112,13 @@ async def _tech(request: web.Request, path: str, fmt: str) -> web.StreamResponse
     direction = _choice(request, "dir", ("asc", "desc"), "asc")
     q = request.query.get("q", "")[:100]
     all_rows = await td.camera_rows(svc, area, now)
-    await svc.rollup.acatch_up(now)  # in slices, before the figures' look-ups below
+    await svc.rollup.acatch_up(now, area.path)  # in slices, before the figures' look-ups below
     rows = await td.sort_rows(td.keep(all_rows, state, q), sort, direction == "desc")
     if fmt == "csv":
         slug = area.path.replace("/", "_") or "kota"
         name = f"cctv-uptime-{slug}-{datetime.fromtimestamp(now / 1000, tz):%Y%m%d-%H%M}.csv"
         return web.Response(
-            body=await td.csv_bytes(rows, tz),
+            body=await request.app[TECH_CSV].body(rows, svc.rollup.figures, now),
             content_type="text/csv",
             charset="utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
@@ -311,7 +311,7 @@ async def _api(request: web.Request, path: str) -> web.Response:
     svc = services(request)
     now = svc.clock.now_ms()
     rows = await td.camera_rows(svc, area, now)
-    await svc.rollup.acatch_up(now)
+    await svc.rollup.acatch_up(now, area.path)
     per_cam = {r.path: r.tallies for r in rows}
     worst = await svc.rollup.aworst(list(per_cam), now)
     sites = svc.sites

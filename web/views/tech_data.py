@@ -4,16 +4,13 @@
   filtered by :func:`keep` and ordered by :func:`sort_rows`.
 - :func:`outage_rows`: offline and degraded episodes that overlap a window, newest first.
 - :func:`chart`: availability per child area (per camera for an RT) over time, as inline-SVG geometry.
-- :func:`csv_bytes`: the maintenance contractor's export (UTF-8 with a BOM so spreadsheets read it as UTF-8,
-  RFC 4180 quoting, WIB times; cells that would start a formula are prefixed with ``'``).
+The maintenance contractor's CSV of these rows is web/views/tech_csv.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
 import heapq
-import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -386,74 +383,3 @@ def chart_of(
         "more": max(0, (len(area.children) or len(area.cameras)) - len(PALETTE)),
         "window": window,
     }
-
-
-# -- CSV -----------------------------------------------------------------------------------------------
-
-CSV_COLUMNS = (
-    "kecamatan",
-    "kelurahan",
-    "rt",
-    "camera_path",
-    "camera_name",
-    "state",
-    "reason",
-    "since_wib",
-    "availability_24h_pct",
-    "availability_7d_pct",
-    "availability_30d_pct",
-    "usability_24h_pct",
-    "usability_7d_pct",
-    "usability_30d_pct",
-    "outages_30d",
-    "offline_30d_min",
-    "mttr_offline_30d_min",
-    "mttr_degraded_30d_min",
-    "reconnects",
-)
-
-
-def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _pct(v: float | None) -> str:
-    return "" if v is None else f"{v * 100:.2f}"
-
-
-def _minutes(ms: float | None) -> str:
-    return "" if ms is None else f"{ms / 60000:.1f}"
-
-
-def _local(t_ms: int, tz: ZoneInfo) -> str:
-    return datetime.fromtimestamp(t_ms / 1000, tz).strftime("%Y-%m-%d %H:%M:%S")
-
-
-async def csv_bytes(rows: Iterable[CameraRow], tz: ZoneInfo) -> bytes:
-    """Every row; text cells defused against formulas, numbers as we format them (never starting with one of
-    the formula characters). A city's 30,000 rows: times formatted once per distinct second."""
-    buf = io.StringIO()
-    w = csv.writer(buf, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
-    w.writerow(CSV_COLUMNS)
-    local: dict[int, str] = {}
-    for i, r in enumerate(rows):
-        if i % SLICE == SLICE - 1:
-            await asyncio.sleep(0)
-        t = r.tallies
-        d, wk, mo = t["24h"], t["7d"], t["30d"]
-        sec = r.since_ms // 1000
-        since = local.get(sec)
-        if since is None:
-            since = local[sec] = _local(r.since_ms, tz)
-        w.writerow((
-            _cell(r.kecamatan), _cell(r.kelurahan), _cell(r.rt), _cell(r.path), _cell(r.name), _cell(r.state),
-            _cell(r.reason) if r.state != "online" else "",
-            since,
-            _pct(d.availability), _pct(wk.availability), _pct(mo.availability),
-            _pct(d.usability), _pct(wk.usability), _pct(mo.usability),
-            mo.outages,
-            _minutes(mo.offline_ms), _minutes(mo.mttr_ms), _minutes(mo.mttr_degraded_ms),
-            "" if r.reconnects is None else r.reconnects,
-        ))
-    return buf.getvalue().encode("utf-8-sig")
