@@ -19,8 +19,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cctv.rollup.figures import FigureCache
-from cctv.rollup.tally import Tally
+from cctv.rollup.figures import Entry, FigureCache
 from web.views import tech_data as td
 from web.views.tech_data import CameraRow
 
@@ -52,7 +51,9 @@ class CsvLines:
 
     def __init__(self, tz: ZoneInfo) -> None:
         self.tz = tz
-        self._kept: dict[str, tuple[Any, tuple[Any, ...], str]] = {}  # camera -> (entry, what else, line)
+        self._kept: dict[str, tuple[Entry, tuple[Any, ...], str]] = {}  # camera -> (entry, what else, line)
+        self._names: dict[str, tuple[tuple[str, ...], str]] = {}  # camera -> (names, their cells)
+        self._since: dict[str, tuple[int, str]] = {}  # camera -> (since_ms, as local time)
         self._buf = io.StringIO()
         self._writer = csv.writer(self._buf, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
         self.made = 0
@@ -73,12 +74,12 @@ class CsvLines:
                 out.append(k[2])
                 self.reused += 1
                 continue
-            line = self._line(self._cells(r, entry.at(now_ms)))
+            line = self._make(r, entry, now_ms)
             self.made += 1
             if entry.still():
                 kept[r.path] = (entry, says, line)
-            else:
-                kept.pop(r.path, None)
+            elif k is not None:
+                del kept[r.path]
             out.append(line)
         return "".join(out).encode("utf-8-sig")
 
@@ -89,18 +90,29 @@ class CsvLines:
         self._writer.writerow(cells)
         return buf.getvalue()
 
-    def _cells(self, r: CameraRow, t: dict[str, Tally]) -> tuple[object, ...]:
-        d, wk, mo = t["24h"], t["7d"], t["30d"]
-        return (
-            _cell(r.kecamatan), _cell(r.kelurahan), _cell(r.rt), _cell(r.path), _cell(r.name), _cell(r.state),
-            _cell(r.reason) if r.state != "online" else "",
-            datetime.fromtimestamp(r.since_ms / 1000, self.tz).strftime("%Y-%m-%d %H:%M:%S"),
-            _pct(d.availability), _pct(wk.availability), _pct(mo.availability),
-            _pct(d.usability), _pct(wk.usability), _pct(mo.usability),
+    def _make(self, r: CameraRow, e: Entry, now_ms: int) -> str:
+        names = (r.kecamatan, r.kelurahan, r.rt, r.path, r.name)
+        n = self._names.get(r.path)
+        if n is None or n[0] != names:
+            n = self._names[r.path] = (names, self._line(_cell(x) for x in names)[:-2] + ",")
+        s = self._since.get(r.path)
+        if s is None or s[0] != r.since_ms:
+            s = self._since[r.path] = (r.since_ms, datetime.fromtimestamp(r.since_ms / 1000, self.tz).strftime(
+                "%Y-%m-%d %H:%M:%S"))
+        dt = now_ms - e.t0
+        (d, ds), (wk, ws), (mo, ms) = ((e.values[w], e.slopes[w]) for w in ("24h", "7d", "30d"))
+        dk, wkk, mk = d.known_ms + ds[0] * dt, wk.known_ms + ws[0] * dt, mo.known_ms + ms[0] * dt
+        return n[1] + self._line((
+            _cell(r.state), _cell(r.reason) if r.state != "online" else "", s[1],
+            _share(d.up_ms + ds[1] * dt, dk), _share(wk.up_ms + ws[1] * dt, wkk), _share(mo.up_ms + ms[1] * dt, mk),
+            _share(d.usable_ms + ds[2] * dt, dk), _share(wk.usable_ms + ws[2] * dt, wkk),
+            _share(mo.usable_ms + ms[2] * dt, mk),
             mo.outages,
-            _minutes(mo.offline_ms), _minutes(mo.mttr_ms), _minutes(mo.mttr_degraded_ms),
+            f"{(mo.offline_ms + ms[4] * dt) / 60000:.1f}",
+            f"{mo.repair_ms / mo.repaired / 60000:.1f}" if mo.repaired else "",
+            f"{mo.degraded_repair_ms / mo.degraded_repaired / 60000:.1f}" if mo.degraded_repaired else "",
             "" if r.reconnects is None else r.reconnects,
-        )
+        ))
 
 
 def _cell(value: object) -> str:
@@ -108,9 +120,6 @@ def _cell(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def _pct(v: float | None) -> str:
-    return "" if v is None else f"{v * 100:.2f}"
-
-
-def _minutes(ms: float | None) -> str:
-    return "" if ms is None else f"{ms / 60000:.1f}"
+def _share(part: int, whole: int) -> str:
+    """``part`` of ``whole`` in percent with two decimals ("" when nothing is known)."""
+    return f"{part / whole * 100:.2f}" if whole else ""
