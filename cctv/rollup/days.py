@@ -167,6 +167,7 @@ class DayTallier:
         self.deferred = 0  # rounds left to another node tallying
         self.waiting = False  # the last round was left to another node
         self.pending: int | None = None  # days due at the last round (None: not looked yet)
+        self.seen: frozenset[int] | None = None  # the tallied days after the last round, by any node (None: left)
         self.last_error: str | None = None
 
     def health(self) -> dict[str, object]:
@@ -178,6 +179,7 @@ class DayTallier:
         cal = self.calendar
         lo = cal.floor(now_ms - self.horizon_ms)
         done = tallied(engine, lo, now_ms)
+        self.seen = frozenset(done)
         out = []
         for d in cal.days(lo, now_ms):
             end = cal.next(d)
@@ -200,6 +202,7 @@ class DayTallier:
             self.waiting = not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar_one()
             if self.waiting:
                 self.deferred += 1  # another node is tallying: a round soon finds its days
+                self.seen = None
                 return 0
             try:
                 return self._catch_up(engine, now_ms, limit)
@@ -219,6 +222,7 @@ class DayTallier:
                 continue
             self.days_tallied += 1
             self.pending -= 1
+            self.seen = self.seen | {day} if self.seen is not None else frozenset({day})
         if done:  # one line a round, not one a day
             log.info("day tallies: tallied %d days (%s to %s, up to %d cameras a day); %d still due", len(done),
                      self._day(done[-1][0]), self._day(done[0][0]), max(c for _d, c in done), self.pending)

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, select, true
 
 from cctv.clock import Clock
-from cctv.rollup.days import HOUR_MS, Calendar, DayTallier, day_sums
+from cctv.rollup.days import HOUR_MS, Calendar, DayTallier, day_sums, tallied
 from cctv.rollup.figures import Entry, FigureCache
 from cctv.rollup.tally import ONLINE, WINDOWS, Episode, IntervalLike, Row, Tally
 from cctv.rollup.timeline import Timeline
@@ -77,6 +77,7 @@ class Basis:
     at_ms: int  # when it was loaded
     recent_ms: int  # the recent rows cover [recent_ms, now)
     edges: dict[str, Edge]  # window → its edge (the windows starting before recent_ms)
+    days: frozenset[int] = frozenset()  # the tallied days within the horizon when it was loaded
 
 
 def _rows_by_camera(rows: Iterable[IntervalLike], cameras: Iterable[str]) -> dict[str, list[Row]]:
@@ -106,6 +107,7 @@ class RollupModel:
         self._task: asyncio.Task[None] | None = None
         self._days_task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._reloading = asyncio.Lock()
         self.applied = 0
         self.stale = 0  # changes older than the camera's last row, ignored
         self.reloads = 0
@@ -322,6 +324,10 @@ class RollupModel:
             await self._reload()
 
     async def _reload(self) -> None:
+        async with self._reloading:  # one at a time: the days task, a bus reconnect and a fall-behind may meet
+            await self._reload_now()
+
+    async def _reload_now(self) -> None:
         now = self._clock.now_ms()
         engine: Engine = self._store.engine
         self._meanwhile = []
@@ -373,12 +379,14 @@ class RollupModel:
 
     async def tally_closed_days(self, limit: int | None = None) -> int:
         """Tally the closed days not tallied yet (at most ``limit``), then load the basis again if any were,
-        or if a local midnight passed since it was loaded. Returns how many days were tallied."""
+        if another node tallied days since it was loaded (its figures would lack them until midnight), or if a
+        local midnight passed since. Returns how many days were tallied here."""
         now = self._clock.now_ms()
         loop = asyncio.get_running_loop()
         n = await loop.run_in_executor(None, self.tallier.catch_up, self._store.engine, now, limit)
         basis = self.basis
-        if n or basis is None or self.calendar.floor(now) != self.calendar.floor(basis.at_ms):
+        if (n or basis is None or self.calendar.floor(now) != self.calendar.floor(basis.at_ms)
+                or (self.tallier.seen is not None and self.tallier.seen != basis.days)):
             await self._reload()
         return n
 
@@ -434,7 +442,8 @@ def load_basis(engine: Engine, windows: Mapping[str, int], calendar: Calendar, n
         for r in load_rows(engine, day, until_ms=min(end, recent)):
             edge_rows.setdefault(r.camera, []).append(Row(str(r.state), r.reason, r.start_ms, r.end_ms))
         edges[w] = Edge(day, end, edge_rows, day_sums(engine, end, recent))
-    return rows, Basis(now_ms, recent, edges)
+    lo = calendar.floor(now_ms - max(windows.values()))
+    return rows, Basis(now_ms, recent, edges, frozenset(tallied(engine, lo, now_ms)))
 
 
 def keep_from(rows: Sequence[IntervalLike], horizon_ms: int) -> int:

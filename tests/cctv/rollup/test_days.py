@@ -4,6 +4,7 @@ tallied again replaces its rows; areas are the sums of their cameras."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -11,14 +12,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, select
 
+from cctv.clock import FakeClock
 from cctv.rollup.days import Calendar, DayTallier, ancestors, area_days, camera_days, day_sums, tally_day
 from cctv.rollup.history import RollupModel, load_basis
 from cctv.rollup.tally import Row, sum_tallies
+from cctv.status.bus import InProcessBus
 from cctv.status.messages import State, StatusChange
 from cctv.store import Store
 from cctv.store.models import StatusInterval
 from cctv.store.tally_models import AreaDayTally, CameraDayTally, TalliedDay
 from tests.cctv.rollup.test_rollup import CAMS, SMALL_WINDOWS, camera_rows, db  # noqa: F401 - the fixture
+from tests.helpers.eventually import aeventually
 
 DAY = 100  # a day of the tests' calendar, in ms: SMALL_WINDOWS reach 1.5 to 20 days back
 
@@ -168,3 +172,27 @@ def test_a_change_older_than_the_last_row_is_ignored_but_a_gap_is_clamped() -> N
     assert model.stale == 1
     model.apply(StatusChange(cam, State.UNMONITORED, "node_lost", 4000, None))
     assert [(r.state, r.start_ms) for r in model.rows(cam)][-1] == ("unmonitored", 5000)
+
+
+async def test_days_another_node_tallied_are_loaded_at_the_next_round(db: Store) -> None:  # noqa: F811
+    """Two web nodes: one tallies the closed days while the other has loaded already. The other's next round
+    tallies nothing itself, yet loads again, so its long windows hold those days (not only after midnight)."""
+    cam = CAMS[0]
+    _put(db, [([Row("online", "", 0, 700), Row("offline", "refused", 700, None)], 0), ([], 0), ([], 0)])
+    cal, now = Calendar(length_ms=DAY), 1_950
+    full = RollupModel(CAMS, SMALL_WINDOWS)  # every row: the reference
+    full.load(db.intervals())
+    bus = InProcessBus()
+    late = RollupModel(CAMS, SMALL_WINDOWS, calendar=cal, settle_ms=10**9)  # never tallies a day itself
+    await late.start(db, bus, FakeClock(start_ms=now))
+    try:
+        assert late.tallies(now)[cam] != full.tallies(now)[cam]  # nothing tallied yet: the full days are missing
+        await aeventually(lambda: late.tallier.seen is not None, 10, "the model's own first round")
+        await asyncio.sleep(0.05)  # ... and its look at what it found (nothing to tally, nothing new)
+        assert DayTallier(CAMS, cal, max(SMALL_WINDOWS.values()), settle_ms=0).catch_up(db.engine, now) > 0
+        reloads = late.reloads
+        assert await late.tally_closed_days() == 0
+        assert late.reloads == reloads + 1 and late.tallies(now) == full.tallies(now)
+        assert await late.tally_closed_days() == 0 and late.reloads == reloads + 1  # nothing new: no reload
+    finally:
+        await late.stop()
