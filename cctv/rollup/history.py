@@ -26,7 +26,7 @@ import contextlib
 import heapq
 import logging
 import time
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -103,6 +103,7 @@ class RollupModel:
         self.tallier = DayTallier(self._rows, self.calendar, self.horizon_ms, settle_ms)
         self.figures = FigureCache(self._rows, self.windows, self._entry)
         self._memo: dict[Hashable, tuple[int, Any]] = {}
+        self._refreshing: dict[Hashable, asyncio.Task[None]] = {}  # memo keys computed again in the background
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
         self._days_task: asyncio.Task[None] | None = None
@@ -270,6 +271,32 @@ class RollupModel:
             self._memo.clear()
         self._memo[key] = (now_ms, value)
 
+    async def amemo(self, key: Hashable, now_ms: int, ttl_ms: int, stale_ms: int,
+                    compute: Callable[[], Awaitable[T]]) -> T:
+        """``await compute()``, reused for ``ttl_ms`` under ``key``; once older, still given for up to
+        ``stale_ms`` while a fresh one is computed in the background, so no page waits seconds for a city's
+        chart each minute (a load empties the memo: the next call computes, and waits)."""
+        hit = self._memo.get(key)
+        age = now_ms - hit[0] if hit is not None else None
+        if hit is not None and age is not None and 0 <= age < ttl_ms:
+            return hit[1]  # type: ignore[no-any-return]
+        if hit is not None and age is not None and 0 <= age < stale_ms:
+            if key not in self._refreshing:
+                self._refreshing[key] = asyncio.create_task(self._refresh(key, now_ms, compute),
+                                                            name="rollup-memo")
+            return hit[1]  # type: ignore[no-any-return]
+        value = await compute()
+        self.memo_put(key, now_ms, value)
+        return value
+
+    async def _refresh(self, key: Hashable, now_ms: int, compute: Callable[[], Awaitable[Any]]) -> None:
+        try:
+            self.memo_put(key, now_ms, await compute())
+        except Exception:  # noqa: BLE001 - the stale value stays; the next call tries again
+            log.exception("roll-up model: could not refresh %r", key)
+        finally:
+            self._refreshing.pop(key, None)
+
     def episodes(self, camera: str, since_ms: int | None = None) -> list[Episode]:
         """The camera's episodes among its recent rows (those ending after ``since_ms``, or open, when given),
         oldest first."""
@@ -301,9 +328,10 @@ class RollupModel:
         days, self._days_task = self._days_task, None
         warm, self._warm_task = self._warm_task, None
         keep, self._keep_task = self._keep_task, None
+        refreshing, self._refreshing = list(self._refreshing.values()), {}
         if self._sub is not None:
             self._sub.close()
-        for t in (task, days, warm, keep):
+        for t in (task, days, warm, keep, *refreshing):
             if t is not None:
                 t.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

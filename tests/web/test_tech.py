@@ -283,6 +283,7 @@ async def test_a_city_page_lets_the_loop_run_between_slices(history: Services, m
              await svc.rollup.aworst([r.path for r in whole_rows], now))
     monkeypatch.setattr(tech_data, "SLICE", 2)
     monkeypatch.setattr(rollup_history, "RANK_SLICE", 2)
+    monkeypatch.setattr(tech_data, "CHART_SLICE", 2)
     turns = 0
 
     async def other() -> None:
@@ -295,7 +296,7 @@ async def test_a_city_page_lets_the_loop_run_between_slices(history: Services, m
     await asyncio.sleep(0)
     seen = []
     try:
-        for step in ("rows", "figures", "sort", "worst", "csv"):
+        for step in ("rows", "figures", "sort", "worst", "chart", "csv"):
             before = turns
             if step == "rows":
                 rows = await tech_data.camera_rows(svc, city, now)
@@ -306,6 +307,9 @@ async def test_a_city_page_lets_the_loop_run_between_slices(history: Services, m
                 ordered = [r.path for r in await tech_data.sort_rows(rows, "avail_24h", False)]
             elif step == "worst":
                 worst = await svc.rollup.aworst([r.path for r in rows], now)
+            elif step == "chart":
+                svc.rollup.load(svc.store.intervals())  # timelines built again, as after a city's changes
+                drawn = await tech_data.chart_of(svc, city, now, "24h", ZoneInfo("Asia/Jakarta"), "id")
             else:
                 await CsvLines(ZoneInfo("Asia/Jakarta")).body(rows, svc.rollup.figures, now)
             seen.append(turns - before)
@@ -314,3 +318,5 @@ async def test_a_city_page_lets_the_loop_run_between_slices(history: Services, m
     assert all(n >= 2 for n in seen), seen  # 5 cameras in slices of 2: each step gave way twice at least
     assert svc.rollup.figures.catch_up(now, 0)  # nothing left to bring up to date
     assert (ordered, worst) == whole
+    monkeypatch.setattr(tech_data, "CHART_SLICE", 10**6)
+    assert drawn == await tech_data.chart_of(svc, city, now, "24h", ZoneInfo("Asia/Jakarta"), "id")  # one pass

@@ -42,6 +42,7 @@ SORTS = (
     "reconnects",
 )
 SLICE = 500  # rows between two turns of the event loop
+CHART_SLICE = 200  # cameras' chart buckets between two turns of the event loop
 STATE_FILTERS = ("", "offline", "degraded", "online", "down")  # "down": offline or degraded
 # chart: buckets per window (24 × 1 h, 8 × 1 d, 31 × 1 d: the days so far and today): a day before the roll-up
 # model's recent rows comes from the store's daily tallies (cctv/rollup/days.py)
@@ -248,24 +249,26 @@ def bucket_edges(now_ms: int, window: str, tz: ZoneInfo) -> list[int]:
 
 
 CHART_TTL_MS = 60_000
+CHART_STALE_MS = 10 * 60_000  # an older chart is shown while a fresh one is computed
 
 
 async def chart(svc: Services, area: Area, now_ms: int, window: str, tz: ZoneInfo, lang: str) -> dict[str, Any]:
-    """:func:`chart_of`, reused for a minute (per area as the caller sees it, window and language); the days
-    before the model's recent rows read from the store's daily tallies."""
+    """:func:`chart_of`, reused for a minute (per area as the caller sees it, window and language), then computed
+    again in the background while the last one is shown (up to CHART_STALE_MS); the days before the model's
+    recent rows read from the store's daily tallies."""
     key = ("chart", area.path, area.children, window, lang)
-    hit = svc.rollup.memo_get(key, now_ms, CHART_TTL_MS)
-    if hit is not None:
-        return hit  # type: ignore[no-any-return]
-    edges = bucket_edges(now_ms, window, tz)
-    recent = svc.rollup.recent_since(now_ms)
-    groups = chart_groups(svc, area)
-    days: dict[str, dict[int, Tally]] = {}
-    if edges[0] < recent:
-        days = await svc.store.aread(_chart_days, svc.store.engine, groups, edges[0], recent)
-    value = chart_of(svc, area, now_ms, window, tz, lang, edges=edges, days=days)
-    svc.rollup.memo_put(key, now_ms, value)
-    return value
+
+    async def compute() -> dict[str, Any]:
+        now = svc.clock.now_ms()
+        edges = bucket_edges(now, window, tz)
+        recent = svc.rollup.recent_since(now)
+        groups = chart_groups(svc, area)
+        days: dict[str, dict[int, Tally]] = {}
+        if edges[0] < recent:
+            days = await svc.store.aread(_chart_days, svc.store.engine, groups, edges[0], recent)
+        return await chart_of(svc, area, now, window, tz, lang, edges=edges, days=days, groups=groups)
+
+    return await svc.rollup.amemo(key, now_ms, CHART_TTL_MS, CHART_STALE_MS, compute)
 
 
 def chart_groups(svc: Services, area: Area) -> list[tuple[str, str, tuple[str, ...], bool]]:
@@ -300,7 +303,7 @@ def _chart_days(engine: Any, groups: list[tuple[str, str, tuple[str, ...], bool]
     return out
 
 
-def chart_of(
+async def chart_of(
     svc: Services,
     area: Area,
     now_ms: int,
@@ -311,20 +314,25 @@ def chart_of(
     height: int = 240,
     edges: list[int] | None = None,
     days: dict[str, dict[int, Tally]] | None = None,
+    groups: list[tuple[str, str, tuple[str, ...], bool]] | None = None,
 ) -> dict[str, Any]:
     """Series of availability (% of known time up) per bucket, for each child area (or camera of an RT): a
     bucket from the recent rows, or a day from ``days`` (series path → day start → tally)."""
     edges = edges if edges is not None else bucket_edges(now_ms, window, tz)
     recent = svc.rollup.recent_since(now_ms)
-    groups = chart_groups(svc, area)
+    groups = groups if groups is not None else chart_groups(svc, area)
     first_recent = next((i for i, e in enumerate(edges[:-1]) if e >= recent), len(edges) - 1)
     per_cam: dict[str, list[Tally]] = {}
     series = []
+    done = 0
     for path, name, cams, _whole in groups:
         cols = []
         for c in cams:
             if c not in per_cam:
                 per_cam[c] = svc.rollup.timeline(c).buckets(edges[first_recent:], now_ms)
+                done += 1
+                if done % CHART_SLICE == 0:  # a city's chart: 6,800 cameras' buckets
+                    await asyncio.sleep(0)
             cols.append(per_cam[c])
         old = [(days or {}).get(path, {}).get(edges[i], Tally()) for i in range(first_recent)]
         sums = old + [sum_tallies(col[i] for col in cols) for i in range(len(edges) - 1 - first_recent)]

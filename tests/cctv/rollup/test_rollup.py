@@ -426,3 +426,33 @@ async def test_changed_cameras_figures_are_kept_up_to_date_without_a_page(db: St
     finally:
         busy = False
         await model.stop()
+
+
+async def test_a_stale_memo_is_given_while_a_fresh_one_is_computed_in_the_background() -> None:
+    """A city's chart takes seconds: after its minute it is still shown while computed again off the page's
+    path; only a memo older than ``stale_ms`` (or none) makes the caller wait; a failed refresh keeps the old."""
+    model = RollupModel(CAMS, SMALL_WINDOWS)
+    calls: list[int] = []
+    gate = asyncio.Event()
+
+    async def compute() -> int:
+        calls.append(len(calls))
+        if len(calls) == 3:
+            raise RuntimeError("the store went away")
+        if len(calls) == 2:
+            await gate.wait()
+        return len(calls)
+
+    assert await model.amemo("k", 0, 60, 600, compute) == 1  # none yet: computed, waited for
+    assert await model.amemo("k", 59, 60, 600, compute) == 1 and len(calls) == 1  # fresh: kept
+    assert await model.amemo("k", 100, 60, 600, compute) == 1  # stale: given at once, refreshed behind
+    assert await model.amemo("k", 101, 60, 600, compute) == 1
+    await asyncio.sleep(0)
+    assert len(calls) == 2  # one refresh at a time
+    gate.set()
+    await aeventually(lambda: model.memo_get("k", 101, 60) == 2, 5, "the refresh to land")
+    assert await model.amemo("k", 200, 60, 600, compute) == 2  # stale again: the refresh fails ...
+    await aeventually(lambda: not model._refreshing, 5, "the failed refresh to end")  # noqa: SLF001
+    assert await model.amemo("k", 201, 60, 600, compute) == 2  # ... and the old value stays (refreshed again)
+    await aeventually(lambda: model.memo_get("k", 201, 60) == 4, 5, "the next refresh to land")
+    assert await model.amemo("k", 10_000, 60, 600, compute) == 5  # too old to show: computed, waited for
