@@ -103,6 +103,7 @@ class RollupModel:
         self.tallier = DayTallier(self._rows, self.calendar, self.horizon_ms, settle_ms)
         self.figures = FigureCache(self._rows, self.windows, self._entry)
         self._memo: dict[Hashable, tuple[int, Any]] = {}
+        self._memo_before: dict[Hashable, tuple[int, Any]] = {}  # what the memo held before the last load
         self._refreshing: dict[Hashable, asyncio.Task[None]] = {}  # memo keys computed again in the background
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
@@ -138,7 +139,8 @@ class RollupModel:
         self._rows = _rows_by_camera(rows, self._rows)
         self._timelines = {}
         self.basis = basis
-        self._memo.clear()
+        if self._memo:  # amemo shows them while the first fresh ones are computed
+            self._memo_before, self._memo = self._memo, {}
         self.figures.invalidate()
 
     def apply(self, change: StatusChange) -> None:
@@ -270,16 +272,20 @@ class RollupModel:
         if len(self._memo) >= MEMO_MAX:
             self._memo.clear()
         self._memo[key] = (now_ms, value)
+        self._memo_before.pop(key, None)
 
     async def amemo(self, key: Hashable, now_ms: int, ttl_ms: int, stale_ms: int,
                     compute: Callable[[], Awaitable[T]]) -> T:
         """``await compute()``, reused for ``ttl_ms`` under ``key``; once older, still given for up to
         ``stale_ms`` while a fresh one is computed in the background, so no page waits seconds for a city's
-        chart each minute (a load empties the memo: the next call computes, and waits)."""
+        chart each minute; after a load (midnight, days tallied) what was kept before it is shown the same way
+        while the first fresh one is computed (a few seconds; a page then waits for neither)."""
         hit = self._memo.get(key)
         age = now_ms - hit[0] if hit is not None else None
         if hit is not None and age is not None and 0 <= age < ttl_ms:
             return hit[1]  # type: ignore[no-any-return]
+        if hit is None and (before := self._memo_before.get(key)) is not None and 0 <= now_ms - before[0] < stale_ms:
+            hit, age = before, stale_ms - 1
         if hit is not None and age is not None and 0 <= age < stale_ms:
             if key not in self._refreshing:
                 self._refreshing[key] = asyncio.create_task(self._refresh(key, now_ms, compute),

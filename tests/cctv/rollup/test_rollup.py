@@ -456,3 +456,19 @@ async def test_a_stale_memo_is_given_while_a_fresh_one_is_computed_in_the_backgr
     assert await model.amemo("k", 201, 60, 600, compute) == 2  # ... and the old value stays (refreshed again)
     await aeventually(lambda: model.memo_get("k", 201, 60) == 4, 5, "the next refresh to land")
     assert await model.amemo("k", 10_000, 60, 600, compute) == 5  # too old to show: computed, waited for
+
+
+async def test_after_a_load_the_memo_before_it_is_shown_while_a_fresh_one_is_computed() -> None:
+    model = RollupModel(CAMS, SMALL_WINDOWS)
+    values = iter(range(1, 10))
+
+    async def compute() -> int:
+        return next(values)
+
+    assert await model.amemo("k", 0, 60, 600, compute) == 1
+    model.load([])  # a midnight: the figures are kept another way
+    assert model.memo_get("k", 1, 60) is None  # not for plain look-ups
+    assert await model.amemo("k", 1, 60, 600, compute) == 1  # shown while computed again
+    await aeventually(lambda: model.memo_get("k", 1, 60) == 2, 5, "the fresh one")
+    model.load([])
+    assert await model.amemo("k", 1_000, 60, 600, compute) == 3  # too old to show: computed, waited for
