@@ -159,9 +159,9 @@ class CameraPipeline:
         self.lag.add((offset - self._lag_base) * 1000.0)
 
     def _snapshot(self, frame: av.VideoFrame, ms: int) -> None:
-        w = self.params.snapshot_width
+        w = max(2, self.params.snapshot_width // 2 * 2)
         h = max(2, round(frame.height * w / frame.width / 2) * 2)
-        bgr = frame.reformat(width=w, height=h, format="bgr24").to_ndarray()
+        bgr = small_bgr(frame, w, h)
         ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, self.params.jpeg_quality])
         if ok:
             self.on_snapshot(self.camera, buf.tobytes(), ms)
@@ -174,3 +174,27 @@ def y_plane(frame: av.VideoFrame) -> np.ndarray:
     plane = frame.planes[0]
     arr = np.frombuffer(plane, dtype=np.uint8).reshape(plane.height, plane.line_size)
     return arr[:, : plane.width]
+
+
+def small_bgr(frame: av.VideoFrame, w: int, h: int) -> np.ndarray:
+    """The frame scaled to ``w`` × ``h`` (even) in BGR, for a snapshot JPEG. A 4:2:0 frame is scaled plane by
+    plane by OpenCV (area averaging) and converted at the small size: about a quarter of what swscale's
+    ``reformat`` cost per snapshot, which was a quarter of a 300-camera node's CPU (py-spy, bench/fullload.py)."""
+    if frame.format.name not in ("yuv420p", "yuvj420p") or frame.width % 2 or frame.height % 2:
+        return frame.reformat(width=w, height=h, format="bgr24").to_ndarray()
+    full = frame.format.name == "yuvj420p" or frame.color_range == 2  # JPEG range: 0-255, not 16-235
+    y, u, v = (_plane(frame, i) for i in range(3))
+    if full:  # OpenCV's full-range conversion takes interleaved Y, Cr, Cb at one size
+        size = (w, h)
+        ycrcb = cv2.merge([cv2.resize(y, size, interpolation=cv2.INTER_AREA),
+                           cv2.resize(v, size, interpolation=cv2.INTER_AREA),
+                           cv2.resize(u, size, interpolation=cv2.INTER_AREA)])
+        return cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2BGR)
+    planes = [cv2.resize(p, size, interpolation=cv2.INTER_AREA).reshape(-1)
+              for p, size in ((y, (w, h)), (u, (w // 2, h // 2)), (v, (w // 2, h // 2)))]
+    return cv2.cvtColor(np.concatenate(planes).reshape(h * 3 // 2, w), cv2.COLOR_YUV2BGR_I420)
+
+
+def _plane(frame: av.VideoFrame, i: int) -> np.ndarray:
+    p = frame.planes[i]
+    return np.frombuffer(p, dtype=np.uint8).reshape(p.height, p.line_size)[:, : p.width]
