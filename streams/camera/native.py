@@ -67,6 +67,7 @@ class NativeCamera:
         self.last_error = ""
         self._stopping = False
         self._clock_rate = 90000
+        self._time_base = Fraction(1, 90000)  # built once a track, not once a packet (a Fraction costs µs)
         self._ts_base: int | None = None
         self._ts_last = 0
         self._ts_wraps = 0
@@ -133,7 +134,8 @@ class NativeCamera:
         decoder.thread_type = "NONE"
         decoder.thread_count = 1
         self._clock_rate = track.clock_rate or 90000
-        template = StreamTemplate(track.codec, Fraction(1, self._clock_rate))
+        self._time_base = Fraction(1, self._clock_rate)
+        template = StreamTemplate(track.codec, self._time_base)
         self.pipeline.begin(decoder, template, track.codec, None, None)
 
     def _on_unit(self, au: AccessUnit) -> None:
@@ -145,7 +147,7 @@ class NativeCamera:
             pts = self._unwrap(au.rtp_timestamp)
             packet = av.Packet(au.data)
             packet.pts = packet.dts = pts
-            packet.time_base = Fraction(1, self._clock_rate)
+            packet.time_base = self._time_base
             packet.is_keyframe = au.keyframe
             if self._prev_pts is not None and pts > self._prev_pts:
                 packet.duration = pts - self._prev_pts  # an estimate: the previous frame's duration
