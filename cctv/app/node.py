@@ -23,10 +23,12 @@ from redis.exceptions import RedisError
 from cctv.aio import stop_task
 from cctv.alerts.writer import AlertWriter
 from cctv.app.services import Services
+from cctv.config.loader import data_dir_of
 from cctv.config.node import node_name
 from cctv.status.nodes import NodeBeat, NodeRegistry
 from cctv.status.redis_bus import RedisBus
 from cctv.store.leases import Fence
+from cctv.store.spool import Spool
 from cctv.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
@@ -131,7 +133,8 @@ class Writers:
     def __init__(self, services: Services, *, fences: Callable[[str], Fence | None] | None = None,
                  on_released: Callable[[str], object] | None = None) -> None:
         s = services
-        self.store = StoreWriter(s.store, s.bus, fences=fences, on_released=on_released)
+        self.store = StoreWriter(s.store, s.bus, fences=fences, on_released=on_released,
+                                 spool=Spool(data_dir_of(s.config) / "spool"))
         self.alerts = AlertWriter(s.store, s.bus, s.clock, s.alerts, int(s.config.alerts.stable_after_s * 1000))
         self._task: asyncio.Task[None] | None = None
         services.health_probes.append(self.health)
@@ -156,6 +159,8 @@ class Writers:
             "store_outages": self.store.outages,  # the store was away; rows waited
             "store_waiting": self.store.waiting,
             "store_lost": self.store.lost,  # given up at a shutdown with the store still away
+            "store_spooled": self.store.spooled,  # waiting on disk for the store (cctv/store/spool.py)
+            "store_spool_skipped": self.store.spool_skipped,
             "store_not_held": self.store.not_held,  # rows of a camera whose lease this node no longer holds
             "store_fenced_out": self.store.fenced_out,  # refused: another node took the lease meanwhile
             "alerts_written": self.alerts.written,

@@ -27,7 +27,7 @@ from streams.recording.segment_file import SegmentFile
 
 log = logging.getLogger(__name__)
 
-MAX_PACKETS = 4096  # a few seconds of a busy shard
+MAX_PACKETS = 16384  # ~4 s of a 350-camera shard (4096, ~1 s, overflowed when the CPU starved the thread)
 MAX_BYTES = 64 << 20
 
 OPEN, PACKET, FINISH = 1, 2, 3
