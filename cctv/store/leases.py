@@ -121,7 +121,9 @@ class LeaseStore:
                 released = prev.released_ms is not None
                 if prev.node != node and not released and holder is not None and holder.expires_ms > now_ms:
                     continue  # another live node holds it
-                token = prev.token if prev.node == node else prev.token + 1
+                # a new token whenever the camera changes hands, and when a node takes back what it released
+                # (a restart's recover): rows its earlier holding left on disk are then refused (spool.py)
+                token = prev.token if prev.node == node and not released else prev.token + 1
                 got = conn.execute(
                     update(_L).where(_L.c.camera == camera, _L.c.token == prev.token)
                     .values(node=node, token=token, released_ms=None, renewed_ms=None,

@@ -4,6 +4,7 @@ still away, what cannot be written is counted as lost, never silently dropped.""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +16,7 @@ from cctv.status.bus import InProcessBus
 from cctv.status.messages import TOPIC_MOTION, TOPIC_SEGMENT, TOPIC_STATUS, MotionChange, State, StatusChange
 from cctv.store import Store
 from cctv.store import writer as writer_module
+from cctv.store.leases import Fence, LeaseStore
 from cctv.store.models import MotionEvent, StatusInterval
 from cctv.store.segment_models import SegmentRow
 from cctv.store.segments import NewSegment, add_segment
@@ -144,3 +146,33 @@ async def test_a_stop_with_the_store_away_keeps_the_rows_on_disk_for_the_next_st
         assert conn.execute(select(func.count()).select_from(StatusInterval)).scalar_one() == 0
         assert conn.execute(select(MotionEvent.start_ms, MotionEvent.end_ms)).all() == [(T0 + 1_500, T0 + 9_500)]
         assert conn.execute(select(func.count()).select_from(SegmentRow)).scalar_one() == 2
+
+
+async def test_spooled_status_rows_are_written_under_the_fence_they_were_observed_with(private_store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An ingest node stopped while the store was away: at its next start the rows observed under a lease that
+    has since been released are refused by the store's fencing, not written under the new lease."""
+    pg, store = private_store
+    leases = LeaseStore(store.engine)
+    now = int(time.time() * 1000)
+    old = leases.acquire("ingest-a", [CAM], now, 60_000)[CAM]
+    bus = InProcessBus()
+    w = StoreWriter(store, bus, fences=lambda c: Fence("ingest-a", old) if c == CAM else None,
+                    spool=Spool(tmp_path / "spool"))
+    bus.publish(TOPIC_STATUS, change(0))
+    await w.drain()
+    pg.stop()
+    bus.publish(TOPIC_STATUS, change(1))
+    bus.publish(TOPIC_STATUS, change(2))
+    w.finish()
+    await w.run()
+    assert w.spooled == 2 and w.written == 1
+    pg.start()
+    assert leases.recover("ingest-a", now + 1_000) == 1  # the next run's start releases the old lease ...
+    new = leases.acquire("ingest-a", [CAM], now + 2_000, 60_000)[CAM]  # ... and takes the camera again
+    assert new != old
+    again = StoreWriter(store, InProcessBus(), fences=lambda c: Fence("ingest-a", new) if c == CAM else None,
+                        spool=Spool(tmp_path / "spool"))
+    again.finish()
+    await again.run()
+    assert again.fenced_out == 2 and again.spooled == 0 and again.errors == 0
+    assert rows(store) == 1  # only the row written under the old lease while it was held
