@@ -4,6 +4,7 @@ still away, what cannot be written is counted as lost, never silently dropped.""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -39,6 +40,16 @@ def rows(store: Store) -> int:
         return conn.execute(select(func.count()).select_from(StatusInterval)).scalar_one()
 
 
+async def writing(store: Store, spool: Spool | None = None) -> tuple[InProcessBus, StoreWriter, asyncio.Task[None]]:
+    """A writer running on ``store``, its first row written."""
+    bus = InProcessBus()
+    w = StoreWriter(store, bus, spool=spool)
+    task = asyncio.create_task(w.run())
+    bus.publish(TOPIC_STATUS, change(0))
+    await aeventually(lambda: w.written == 1, 30, "the first row")
+    return bus, w, task
+
+
 @pytest.fixture
 def private_store(tmp_path: Path) -> Iterator[tuple[PrivatePostgres, Store]]:
     """A migrated store on a PostgreSQL of its own, which the test may stop and start."""
@@ -53,14 +64,8 @@ def private_store(tmp_path: Path) -> Iterator[tuple[PrivatePostgres, Store]]:
 
 
 async def test_rows_wait_for_a_restarted_postgresql_and_none_is_lost_or_doubled(private_store) -> None:  # type: ignore[no-untyped-def]
-    import asyncio
-
     pg, store = private_store
-    bus = InProcessBus()
-    w = StoreWriter(store, bus)
-    task = asyncio.create_task(w.run())
-    bus.publish(TOPIC_STATUS, change(0))
-    await aeventually(lambda: w.written == 1, 30, "the first row")
+    bus, w, task = await writing(store)
     pg.stop()
     for i in range(1, 6):
         bus.publish(TOPIC_STATUS, change(i))
@@ -89,15 +94,9 @@ async def test_at_shutdown_rows_that_cannot_be_written_are_counted_lost(private_
 async def test_a_long_outage_puts_rows_on_disk_and_they_come_back_in_order(private_store, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """More rows wait than memory should hold: the oldest go to disk, and every row after them, until the store
     is back and has taken them in the order they happened."""
-    import asyncio
-
     monkeypatch.setattr(writer_module, "MEMORY_ROWS", 3)
     pg, store = private_store
-    bus = InProcessBus()
-    w = StoreWriter(store, bus, spool=Spool(tmp_path / "spool"))
-    task = asyncio.create_task(w.run())
-    bus.publish(TOPIC_STATUS, change(0))
-    await aeventually(lambda: w.written == 1, 30, "the first row")
+    bus, w, task = await writing(store, Spool(tmp_path / "spool"))
     pg.stop()
     for i in range(1, 8):
         bus.publish(TOPIC_STATUS, change(i))
