@@ -89,21 +89,30 @@ class FigureCache:
         self._up: dict[str, list[str]] = {c: ancestors(c) for c in cameras}
         self._entries: dict[str, Entry] = {}
         self._dirty: set[str] = set(self._up)  # no entry, or its camera changed since
+        # loaded again (a midnight, days tallied, a bus reconnect): computed again in the background, and shown
+        # as they were until then — a load changes how figures are kept, not what they are
+        self._renew: set[str] = set()
         self._expiry: list[tuple[float, int, str]] = []  # (valid_until, id of the entry, camera)
         self._lines: dict[str, dict[str, _Line]] = {}
         self.computed = 0
 
     def invalidate(self, camera: str | None = None) -> None:
-        """The camera's rows changed (None: every camera's, e.g. a reload)."""
+        """The camera's rows changed (None: every camera's, e.g. a load of other rows)."""
         if camera is None:
             self._dirty = set(self._up)
+            self._renew = set()
         elif camera in self._up:
             self._dirty.add(camera)
 
+    def renew(self) -> None:
+        """The model loaded the same history again: every entry is computed again by ``catch_up(renew=True)``
+        (the model's warm-up) and shown as it is until then, so no page waits for 30,000 cameras."""
+        self._renew = set(self._entries)
+
     @property
     def waiting(self) -> int:
-        """Cameras changed since their figures were last brought up to date."""
-        return len(self._dirty)
+        """Cameras whose figures wait to be brought up to date (changed, or loaded again)."""
+        return len(self._dirty) + len(self._renew - self._dirty)
 
     def entry(self, camera: str, now_ms: int) -> Entry:
         """The camera's entry holding at ``now_ms`` (computed again if its camera changed or it ran out): the
@@ -136,17 +145,23 @@ class FigureCache:
                 keyed.append((k, c))
         return keyed
 
-    def catch_up(self, now_ms: int, limit: int | None = None, area: str = "") -> bool:
+    def catch_up(self, now_ms: int, limit: int | None = None, area: str = "", renew: bool = False) -> bool:
         """Bring up to date the cameras of ``area`` ("" the city) changed since, and every camera whose entry
         ran out by ``now_ms`` (a few a second in a city) — at most ``limit`` of them (None: all); True when none
         is left (a caller with a loop to share does it in slices: every camera of a city is changed at once by
-        its first verdicts, and a kecamatan's page need not wait for the other kecamatan's)."""
+        its first verdicts, and a kecamatan's page need not wait for the other kecamatan's). ``renew``: and every
+        camera loaded again (:meth:`renew`), city-wide."""
         mine = [c for c in self._dirty if c.startswith(area + "/")] if area else None
         done = 0
         while self._dirty if mine is None else mine:
             if limit is not None and done >= limit:
                 return False
             self._refresh(next(iter(self._dirty)) if mine is None else mine.pop(), now_ms)
+            done += 1
+        while renew and self._renew:
+            if limit is not None and done >= limit:
+                return False
+            self._refresh(self._renew.pop(), now_ms)
             done += 1
         while self._expiry and self._expiry[0][0] <= now_ms:
             if limit is not None and done >= limit:
@@ -179,6 +194,7 @@ class FigureCache:
                 lines[w].add(entry.values[w], entry.slopes[w], entry.t0, 1)
         self._entries[camera] = entry
         self._dirty.discard(camera)
+        self._renew.discard(camera)
         if entry.valid_until != INF:
             heapq.heappush(self._expiry, (entry.valid_until, id(entry), camera))
         if len(self._expiry) > 4 * len(self._up) + 1024:  # stale ids piled up: keep only the live ones

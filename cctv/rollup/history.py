@@ -133,15 +133,20 @@ class RollupModel:
         """Since when the model holds every row (the start of yesterday once loaded from a store)."""
         return self.basis.recent_ms if self.basis is not None else now_ms - self.horizon_ms
 
-    def load(self, rows: Iterable[IntervalLike], basis: Basis | None = None) -> None:
+    def load(self, rows: Iterable[IntervalLike], basis: Basis | None = None, *, again: bool = False) -> None:
         """Replace the model's intervals with ``rows`` (of any cameras, in any order; unknown cameras ignored);
-        with ``basis`` the long windows' edges and day sums too (else the rows are all there is)."""
+        with ``basis`` the long windows' edges and day sums too (else the rows are all there is). ``again``: the
+        same history read again from the store (a midnight, days tallied, a bus reconnect): the figures kept
+        are shown until the warm-up has computed them again, instead of the next page computing them all."""
         self._rows = _rows_by_camera(rows, self._rows)
         self._timelines = {}
         self.basis = basis
         if self._memo:  # amemo shows them while the first fresh ones are computed
             self._memo_before, self._memo = self._memo, {}
-        self.figures.invalidate()
+        if again:
+            self.figures.renew()
+        else:
+            self.figures.invalidate()
 
     def apply(self, change: StatusChange) -> None:
         """Mirror ``Store.apply_status_change``: close the open row at ``max(start, since)``, open a new one."""
@@ -369,7 +374,7 @@ class RollupModel:
             rows, basis = await self._store.aread(load_basis, engine, self.windows, self.calendar, now)
         finally:
             meanwhile, self._meanwhile = self._meanwhile, None
-        self.load(rows, basis)
+        self.load(rows, basis, again=self.reloads > 0)
         for change in meanwhile:  # applied while the store was read: kept unless the store had it already
             last = self._rows.get(change.camera)
             if last is not None and not any(r.start_ms == change.since_ms and r.state == change.state
@@ -383,11 +388,7 @@ class RollupModel:
     async def _warm(self) -> None:
         """Compute every camera's figures after a load, a slice at a time between the loop's other work, so
         the first city page after a start or a midnight does not pay for 30,000 cameras (seconds)."""
-        cams = list(self._rows)
-        for i in range(0, len(cams), WARM_SLICE):
-            now = self._clock.now_ms()
-            for cam in cams[i : i + WARM_SLICE]:
-                self.figures.figures(cam, now)
+        while not self.figures.catch_up(self._clock.now_ms(), WARM_SLICE, renew=True):
             await asyncio.sleep(0)
         for fn in self.on_warm:
             try:

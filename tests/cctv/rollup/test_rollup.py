@@ -472,3 +472,34 @@ async def test_after_a_load_the_memo_before_it_is_shown_while_a_fresh_one_is_com
     await aeventually(lambda: model.memo_get("k", 1, 60) == 2, 5, "the fresh one")
     model.load([])
     assert await model.amemo("k", 1_000, 60, 600, compute) == 3  # too old to show: computed, waited for
+
+
+async def test_a_reload_shows_the_figures_kept_while_they_are_computed_again(db: Store) -> None:
+    """A midnight or a bus reconnect loads the same history again: a page right after it reads the figures kept
+    (no city page computes 30,000 cameras' figures inline); the warm-up computes them again behind it. A camera
+    that changes meanwhile is computed at once."""
+    _reset(db)
+    clock = FakeClock(start_ms=10_000)
+    for cam in CAMS:
+        db.apply_status_change(StatusChange(cam, State.ONLINE, "", 1_000, None))
+    model = RollupModel(CAMS, SMALL_WINDOWS)
+    await model.start(db, InProcessBus(), clock)
+    try:
+        await aeventually(lambda: model.figures.waiting == 0, 10, "the first load's figures")
+        before = model.tallies(10_000)
+        computed = model.figures.computed
+        await model._reload_now()  # noqa: SLF001 - then hold the warm-up back: look right after the load
+        model._warm_task.cancel()  # noqa: SLF001
+        assert model.figures.waiting == len(CAMS)
+        assert model.tallies(10_000) == before and model.figures.computed == computed  # shown as kept
+        model.apply(StatusChange(CAMS[0], State.OFFLINE, "timeout", 9_000, State.ONLINE))
+        assert model.camera_tallies(CAMS[0], 10_000)["c"].offline_ms == 1_000  # a change: computed at once
+        assert model.figures.computed == computed + 1
+        assert model.figures.catch_up(10_000, renew=True) and model.figures.waiting == 0
+        assert model.figures.computed == computed + len(CAMS)
+        fresh = RollupModel(CAMS, SMALL_WINDOWS)
+        fresh.load(db.intervals())
+        fresh.apply(StatusChange(CAMS[0], State.OFFLINE, "timeout", 9_000, State.ONLINE))
+        assert model.tallies(10_000) == fresh.tallies(10_000)
+    finally:
+        await model.stop()
