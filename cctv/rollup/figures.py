@@ -110,6 +110,11 @@ class FigureCache:
         self._renew = set(self._entries)
 
     @property
+    def renewing(self) -> int:
+        """Cameras loaded again whose figures are shown as kept until computed again."""
+        return len(self._renew)
+
+    @property
     def waiting(self) -> int:
         """Cameras whose figures wait to be brought up to date (changed, or loaded again)."""
         return len(self._dirty) + len(self._renew - self._dirty)
