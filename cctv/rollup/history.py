@@ -119,7 +119,8 @@ class RollupModel:
         self._warm_task: asyncio.Task[None] | None = None
         self._keep_task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()  # a camera's rows changed: the keeper brings its figures up to date
-        self.on_warm: list[Callable[[], None]] = []  # after a load's figures are computed (cctv/app/cli.py: gc)
+        # after a load, and again once its figures are computed (cctv/app/cli.py: the gc freezes what is new)
+        self.on_warm: list[Callable[[], None]] = []
 
     # -- state -----------------------------------------------------------------------------------------
 
@@ -382,6 +383,7 @@ class RollupModel:
                                             for r in last[-3:]):
                 self.apply(change)
         self.reloads += 1
+        self._hooks()  # the rows just loaded (the bulk) frozen at once, not only after the warm-up (gc)
         if self._warm_task is not None:
             self._warm_task.cancel()
         self._warm_task = asyncio.create_task(self._warm(), name="rollup-warm")
@@ -398,6 +400,9 @@ class RollupModel:
                 break
             spent = time.perf_counter() - t0
             await asyncio.sleep(spent * (1 - RENEW_SHARE) / RENEW_SHARE if again else 0)
+        self._hooks()
+
+    def _hooks(self) -> None:
         for fn in self.on_warm:
             try:
                 fn()
