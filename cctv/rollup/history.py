@@ -287,22 +287,20 @@ class RollupModel:
         ``stale_ms`` while a fresh one is computed in the background, so no page waits seconds for a city's
         chart each minute; after a load (midnight, days tallied) what was kept before it is shown the same way
         while the first fresh one is computed (a few seconds; a page then waits for neither)."""
-        hit = self._memo.get(key)
-        age = now_ms - hit[0] if hit is not None else None
-        if hit is not None and age is not None and 0 <= age < ttl_ms:
+        hit = self._memo.get(key) or self._memo_before.get(key)  # before the last load: stale at best
+        age = now_ms - hit[0] if hit is not None else -1
+        if hit is not None and key in self._memo and 0 <= age < ttl_ms:
             return hit[1]  # type: ignore[no-any-return]
-        if hit is None and (before := self._memo_before.get(key)) is not None and 0 <= now_ms - before[0] < stale_ms:
-            hit, age = before, stale_ms - 1
-        if hit is not None and age is not None and 0 <= age < stale_ms:
+        if hit is not None and 0 <= age < stale_ms:
             if key not in self._refreshing:
-                self._refreshing[key] = asyncio.create_task(self._refresh(key, now_ms, compute),
+                self._refreshing[key] = asyncio.create_task(self._refresh_memo(key, now_ms, compute),
                                                             name="rollup-memo")
             return hit[1]  # type: ignore[no-any-return]
         value = await compute()
         self.memo_put(key, now_ms, value)
         return value
 
-    async def _refresh(self, key: Hashable, now_ms: int, compute: Callable[[], Awaitable[Any]]) -> None:
+    async def _refresh_memo(self, key: Hashable, now_ms: int, compute: Callable[[], Awaitable[Any]]) -> None:
         try:
             self.memo_put(key, now_ms, await compute())
         except Exception:  # noqa: BLE001 - the stale value stays; the next call tries again
@@ -393,14 +391,20 @@ class RollupModel:
         the first city page after a start does not pay for 30,000 cameras (seconds). After a load of the same
         history again the figures kept are shown meanwhile: then it takes at most ``RENEW_SHARE`` of the loop,
         so pages and sockets are not slowed while it runs (at full speed it doubled a city page's time)."""
-        again = bool(self.figures.renewing)
+        if self.figures.renewing:
+            await self._catch_up_sharing(RANK_SLICE, RENEW_SHARE, renew=True)
+        else:
+            await self._catch_up_sharing(WARM_SLICE, 1.0, renew=True)
+        self._hooks()
+
+    async def _catch_up_sharing(self, size: int, share: float, renew: bool = False) -> None:
+        """``figures.catch_up`` in slices of ``size``, taking at most ``share`` of the loop's time (1: a turn of
+        the loop between slices, no more)."""
         while True:
             t0 = time.perf_counter()
-            if self.figures.catch_up(self._clock.now_ms(), RANK_SLICE if again else WARM_SLICE, renew=True):
-                break
-            spent = time.perf_counter() - t0
-            await asyncio.sleep(spent * (1 - RENEW_SHARE) / RENEW_SHARE if again else 0)
-        self._hooks()
+            if self.figures.catch_up(self._clock.now_ms(), size, renew=renew):
+                return
+            await asyncio.sleep((time.perf_counter() - t0) * (1 - share) / share)
 
     def _hooks(self) -> None:
         for fn in self.on_warm:
@@ -418,12 +422,7 @@ class RollupModel:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), KEEP_EVERY_S)
             self._changed.clear()
-            while True:
-                t0 = time.perf_counter()
-                if self.figures.catch_up(self._clock.now_ms(), RANK_SLICE):
-                    break
-                spent = time.perf_counter() - t0
-                await asyncio.sleep(spent * (1 - KEEP_SHARE) / KEEP_SHARE)
+            await self._catch_up_sharing(RANK_SLICE, KEEP_SHARE)
 
     async def tally_closed_days(self, limit: int | None = None) -> int:
         """Tally the closed days not tallied yet (at most ``limit``), then load the basis again if any were,

@@ -65,18 +65,7 @@ class Spool:
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._seq += 1
         path = self.root / f"{PREFIX}{self._seq:012d}{SUFFIX}"
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("w", encoding="utf-8") as f:
-            for message, fence in rows:
-                f.write(json.dumps(encode(message, fence), separators=(",", ":")) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        dir_fd = os.open(self.root, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        _write_whole(path, rows)
         self._mine.add(path.name)
         self.rows += len(rows)
         self.spilled += len(rows)
@@ -84,13 +73,7 @@ class Spool:
 
     def rewrite(self, path: Path, rows: list[Spooled], written: int) -> None:
         """``path``'s first ``written`` rows are in the store: keep only ``rows``, the rest (blocking)."""
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("w", encoding="utf-8") as f:
-            for r in rows:
-                f.write(json.dumps(encode(r.message, r.fence), separators=(",", ":")) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        _write_whole(path, [(r.message, r.fence) for r in rows])
         self.rows = max(0, self.rows - written)
 
     def read(self, path: Path) -> list[Spooled]:
@@ -148,11 +131,28 @@ def decode(line: str) -> tuple[Any, Fence | None]:
                               int(d["size_bytes"]), str(d["sha256"]), int(d["packets"]),
                               None if d["node"] is None else str(d["node"])), None
         if kind == "release":
-            assert fence is not None
+            if fence is None:
+                raise ValueError("a lease release without its fence")
             return LeaseRelease(str(d["camera"]), fence, int(d["at_ms"])), fence
-    except (ValueError, KeyError, TypeError, IndexError, AssertionError) as exc:
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
         raise SpoolError(f"{type(exc).__name__}: {str(exc)[:120]}") from None
     raise SpoolError(f"unknown row kind {str(d.get('t'))[:40]!r}")
+
+
+def _write_whole(path: Path, rows: list[tuple[Any, Fence | None]]) -> None:
+    """``rows`` as ``path``, whole or not at all: a temporary file, fsynced, renamed, the folder fsynced."""
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for message, fence in rows:
+            f.write(json.dumps(encode(message, fence), separators=(",", ":")) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def _seq(path: Path) -> int:
